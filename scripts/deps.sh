@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install what building and testing CaskDB needs, from Debian's archive.
+# As root this runs apt-get; otherwise it prints the command to run.
+set -u
+
+PACKAGES="cmake make gcc clang pkg-config valgrind \
+lua5.4 liblua5.4-dev lua-busted luarocks python3 python3-msgpack"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "caskdb: installing missing packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "caskdb: not root; run this first, then try again:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || { echo "caskdb: apt-get update failed" >&2; exit 1; }
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+  { echo "caskdb: apt-get install failed" >&2; exit 1; }

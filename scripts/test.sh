@@ -1,0 +1,66 @@
+#!/bin/sh
+# Build and run every C test (ctest) and every spec (busted), once in a
+# normal -Werror build and once under AddressSanitizer + UndefinedBehavior-
+# Sanitizer, then print the totals as the last line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+PASSED=0
+FAILED=0
+LOG=$(mktemp -d)
+
+add() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
+
+# build DIR [cmake args...]: configure and build; a failed build counts as a
+# failed test so that it can never look green.
+build() {
+  dir=$1; shift
+  echo "== build $dir $*"
+  if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_WERROR=ON "$@" >"$LOG/cmake.out" 2>&1 ||
+     ! cmake --build "$dir" -j "$JOBS" >>"$LOG/cmake.out" 2>&1; then
+    cat "$LOG/cmake.out"
+    echo "== build $dir FAILED"
+    add 0 1
+    return 1
+  fi
+}
+
+# ctests DIR: run the C tests, count passed and failed.
+ctests() {
+  (cd "$1" && ctest --output-on-failure -j "$JOBS") >"$LOG/ctest.out" 2>&1
+  cat "$LOG/ctest.out"
+  total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$LOG/ctest.out" | tail -n 1)
+  bad=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$LOG/ctest.out" | tail -n 1)
+  total=${total:-0}; bad=${bad:-0}
+  [ "$total" -eq 0 ] && bad=1
+  add $((total - bad)) "$bad"
+}
+
+# specs DIR [env...]: run every busted spec against the module in DIR/lua.
+specs() {
+  dir=$1; shift
+  [ -d spec ] || return 0
+  env "$@" CASKDB_BUILD="$ROOT/$dir" lua5.4 /usr/bin/busted -o TAP \
+    --cpath="$ROOT/$dir/lua/?.so" >"$LOG/busted.out" 2>&1
+  cat "$LOG/busted.out"
+  ok=$(grep -c '^ok ' "$LOG/busted.out")
+  notok=$(grep -c '^not ok ' "$LOG/busted.out")
+  [ $((ok + notok)) -eq 0 ] && notok=1
+  add "$ok" "$notok"
+}
+
+if build build; then
+  ctests build
+  specs build
+fi
+
+if build build-asan -DCASKDB_SANITIZE=address,undefined; then
+  ctests build-asan
+  specs build-asan LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1
+fi
+
+rm -rf "$LOG"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

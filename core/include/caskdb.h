@@ -1,0 +1,339 @@
+/*
+ * caskdb.h -- the public interface of the CaskDB engine.
+ *
+ * CaskDB is an embedded, persistent key-value store on the Bitcask design:
+ * every write is appended to the one active data file of a directory, and an
+ * in-memory ordered index (the keydir) maps each live key to the position of
+ * its newest record.  A read is one index lookup plus one positioned read.
+ * Every record carries a CRC-32C, so a torn or corrupted record is detected
+ * and never returned.  The on-disk format is described byte by byte in
+ * docs/FORMAT.md.
+ *
+ * This header is the manual: every function is documented right above its
+ * declaration.  The rules that hold everywhere:
+ *
+ *  - Every function that can fail returns an int: CASKDB_OK (0) on success,
+ *    a negative CASKDB_E* code on failure, or a positive code where a
+ *    function says so (CASKDB_DONE).  caskdb_strerror() turns a code into a
+ *    sentence, caskdb_code_name() into a short stable word ("io", "corrupt").
+ *  - After a failure on a handle, caskdb_errmsg() tells the detail (file,
+ *    offset, system error) and caskdb_syserr() the errno, if any.
+ *  - Memory: CaskDB never keeps a pointer the caller passed in after the call
+ *    returns.  Pointers CaskDB hands out (values, keys, messages) belong to
+ *    the handle and stay valid only as long as each function says.
+ *  - Threads: a handle (and its iterators) may be used by one thread at a
+ *    time; different handles are independent.  Lock around a shared handle.
+ *  - fork(): a handle must be used by one process only.  A child that wants
+ *    the database opens its own handle (after the parent closed its own, if
+ *    the parent was the writer, since the writer lock is per directory).
+ *  - Nothing is printed, nothing exits or aborts on bad data.
+ *
+ * Keys are byte strings (any bytes, zero bytes included, up to
+ * CASKDB_MAX_KEY_SIZE) or signed 64-bit integers.  Integer keys sort
+ * numerically among themselves and before every byte key; byte keys sort
+ * bytewise (memcmp, a shorter prefix first).
+ *
+ * Values are byte strings of up to CASKDB_MAX_VALUE_SIZE bytes, each with a
+ * one-byte type tag, a 32-bit user flags field and an expiry time, all chosen
+ * by the caller and given back by caskdb_get() (see caskdb_meta).
+ */
+#ifndef CASKDB_H
+#define CASKDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CASKDB_VERSION_MAJOR 0
+#define CASKDB_VERSION_MINOR 1
+#define CASKDB_VERSION_PATCH 0
+#define CASKDB_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked, e.g. "0.1.0". */
+const char *caskdb_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Return codes
+ * ------------------------------------------------------------------------- */
+#define CASKDB_OK 0          /* success */
+#define CASKDB_DONE 1        /* an iterator has no more pairs */
+#define CASKDB_ENOTFOUND -1  /* no such key (or it has expired) */
+#define CASKDB_EINVAL -2     /* an argument is invalid (NULL, bad option) */
+#define CASKDB_ETOOLARGE -3  /* a key or value is over its size limit */
+#define CASKDB_EIO -4        /* an I/O error; see caskdb_errmsg() */
+#define CASKDB_ENOSPC -5     /* no space left on the device (or quota) */
+#define CASKDB_ECORRUPT -6   /* bad bytes on disk: CRC mismatch, bad length */
+#define CASKDB_ELOCKED -7    /* another writer holds the directory */
+#define CASKDB_EREADONLY -8  /* a write on a handle opened read-only */
+#define CASKDB_ENOMEM -9     /* out of memory */
+#define CASKDB_EPERM -10     /* permission denied by the file system */
+#define CASKDB_EVERSION -11  /* a file of an unknown format version */
+#define CASKDB_ENOENT -12    /* the directory is missing and create is off */
+#define CASKDB_EFAILED -13   /* an earlier write failed; reopen the database */
+
+/* A sentence describing a code, e.g. "database is locked by another
+ * writer".  Never NULL; the string is static. */
+const char *caskdb_strerror(int code);
+
+/* A short, stable, lowercase word for a code: "ok", "done", "notfound",
+ * "invalid", "toolarge", "io", "nospace", "corrupt", "locked", "readonly",
+ * "nomem", "permission", "version", "noent", "failed".  Bindings hand it to
+ * programs that branch on the kind of failure.  Never NULL; static. */
+const char *caskdb_code_name(int code);
+
+/* ---------------------------------------------------------------------------
+ * Limits
+ * ------------------------------------------------------------------------- */
+#define CASKDB_MAX_KEY_SIZE 65536u                 /* bytes in a byte key */
+#define CASKDB_MAX_VALUE_SIZE (1024u * 1024 * 1024) /* 1 GiB */
+#define CASKDB_MIN_FILE_SIZE 4096u                 /* smallest max_file_size */
+#define CASKDB_MAX_FILE_SIZE (2048u * 1024 * 1024) /* largest max_file_size */
+
+/* ---------------------------------------------------------------------------
+ * Keys
+ * ------------------------------------------------------------------------- */
+
+/* A key: either bytes (is_int == 0: data, len) or a signed 64-bit integer
+ * (is_int == 1: num).  Build one with caskdb_key_bytes() or caskdb_key_int().
+ * The bytes are read during the call only. */
+typedef struct caskdb_key {
+  const void *data;
+  size_t len;
+  int64_t num;
+  int is_int;
+} caskdb_key;
+
+static inline caskdb_key caskdb_key_bytes(const void *data, size_t len) {
+  caskdb_key k;
+  k.data = data;
+  k.len = len;
+  k.num = 0;
+  k.is_int = 0;
+  return k;
+}
+
+static inline caskdb_key caskdb_key_int(int64_t num) {
+  caskdb_key k;
+  k.data = NULL;
+  k.len = 0;
+  k.num = num;
+  k.is_int = 1;
+  return k;
+}
+
+/* ---------------------------------------------------------------------------
+ * What is stored beside each value
+ * ------------------------------------------------------------------------- */
+
+/* Value type tags 0..127 are reserved by CaskDB and its bindings (docs/
+ * FORMAT.md lists the ones in use); 128..255 are free for applications.
+ * The engine stores the tag and gives it back; it never interprets it. */
+#define CASKDB_TYPE_BYTES 0
+
+typedef struct caskdb_meta {
+  uint8_t type;    /* value type tag (see above); 0 = plain bytes */
+  uint32_t flags;  /* free for the user; stored and given back */
+  uint64_t expiry; /* absolute expiry, milliseconds since the Unix epoch;
+                      0 = never.  A key whose expiry is <= now is gone. */
+} caskdb_meta;
+
+/* ---------------------------------------------------------------------------
+ * Opening and closing
+ * ------------------------------------------------------------------------- */
+
+/* An open database.  Opaque. */
+typedef struct caskdb caskdb;
+
+#define CASKDB_SYNC_NONE 0     /* each write reaches the OS (one write(2))
+                                  before the call returns; survives a process
+                                  crash, not a power cut */
+#define CASKDB_SYNC_ALWAYS 1   /* fdatasync(2) before each write returns;
+                                  survives a power cut */
+#define CASKDB_SYNC_INTERVAL 2 /* fdatasync(2) at the first write that comes
+                                  sync_interval_ms or more after the last
+                                  one; at most that much at risk at a power
+                                  cut while writes continue */
+
+/* A clock giving milliseconds since the Unix epoch; used for record
+ * timestamps and expiry.  Tests inject their own. */
+typedef uint64_t (*caskdb_clock_fn)(void *ctx);
+
+typedef struct caskdb_options {
+  int create;                /* create the directory if missing (default 1) */
+  int readonly;              /* open for reading only (default 0) */
+  int salvage;               /* skip corrupt records instead of failing the
+                                open; they are counted in stats (default 0) */
+  int sync;                  /* CASKDB_SYNC_* (default CASKDB_SYNC_NONE) */
+  uint32_t sync_interval_ms; /* for CASKDB_SYNC_INTERVAL (default 1000) */
+  uint64_t max_file_size;    /* the active file is closed and a new one
+                                started before a write would take it past
+                                this size (default 64 MiB; from
+                                CASKDB_MIN_FILE_SIZE to CASKDB_MAX_FILE_SIZE) */
+  caskdb_clock_fn clock;     /* NULL: the system clock (CLOCK_REALTIME) */
+  void *clock_ctx;           /* passed to clock */
+} caskdb_options;
+
+/* Fill *opts with the defaults above.  Always do this before setting
+ * fields, so that fields added in later versions get their defaults. */
+void caskdb_options_init(caskdb_options *opts);
+
+/* Open the database in directory `path` (created, with its parents' existence
+ * required, when opts->create is set and it is missing).  opts may be NULL
+ * for the defaults.
+ *
+ * Opening takes the directory's writer lock (an flock(2) on the file LOCK in
+ * it), unless opts->readonly is set: a read-only handle takes no lock, may be
+ * open beside a writer, and sees the data as of its own open.
+ *
+ * Opening reads every data file, oldest first, checking every record's CRC,
+ * to rebuild the keydir.  A torn tail of the newest data file (a partial
+ * last record, or a last record whose CRC fails: what a crash during a write
+ * leaves) is cut off (a read-only handle just ignores it), and the number of
+ * bytes dropped is reported by caskdb_get_stats() as truncated_bytes.  A bad
+ * record anywhere else makes the open fail with CASKDB_ECORRUPT and a message
+ * naming the file and offset, unless opts->salvage is set.
+ *
+ * On success returns CASKDB_OK and stores the handle in *dbp.  On failure
+ * stores NULL in *dbp, returns one of CASKDB_EINVAL, CASKDB_ENOENT,
+ * CASKDB_ELOCKED, CASKDB_ECORRUPT, CASKDB_EVERSION, CASKDB_EIO, CASKDB_EPERM,
+ * CASKDB_ENOSPC, CASKDB_ENOMEM, and, if errbuf is not NULL, writes a
+ * NUL-terminated message of at most errbuf_size bytes into it. */
+int caskdb_open(const char *path, const caskdb_options *opts, caskdb **dbp,
+                char *errbuf, size_t errbuf_size);
+
+/* Flush (fdatasync) the active file unless the handle is read-only, release
+ * the lock and free the handle and everything it handed out.  Iterators of
+ * the handle must be closed first.  db may be NULL (then it does nothing).
+ * Returns CASKDB_OK, or CASKDB_EIO if the final flush failed (the handle is
+ * freed all the same). */
+int caskdb_close(caskdb *db);
+
+/* The detail of the last failure on this handle: a NUL-terminated message
+ * naming the file, offset and system error where there is one.  Owned by
+ * the handle, valid until its next call.  "" when nothing failed. */
+const char *caskdb_errmsg(const caskdb *db);
+
+/* The errno of the last failed system call on this handle, or 0. */
+int caskdb_syserr(const caskdb *db);
+
+/* ---------------------------------------------------------------------------
+ * Reading and writing
+ * ------------------------------------------------------------------------- */
+
+/* Store `value` (vlen bytes) under `key`, replacing any value it had.  meta
+ * may be NULL (type 0, flags 0, no expiry).  The record reaches the OS with
+ * one write(2) before the call returns (and the disk too, by sync mode).
+ *
+ * Returns CASKDB_OK; CASKDB_ETOOLARGE for a key or value over its limit;
+ * CASKDB_EINVAL for a NULL argument; CASKDB_EREADONLY; CASKDB_EIO,
+ * CASKDB_ENOSPC (nothing was stored; the file is cut back to its last good
+ * record); CASKDB_EFAILED if an earlier write failed and the file could not
+ * be cut back: the handle then refuses every write, and a reopen holds every
+ * acknowledged write. */
+int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
+               const caskdb_meta *meta);
+
+/* Find `key`.  On CASKDB_OK, *value and *vlen give its bytes and *meta (if
+ * meta is not NULL) what was stored beside them.  The bytes belong to the
+ * handle and stay valid until the next call on the handle (any call but
+ * caskdb_errmsg and caskdb_syserr); copy them to keep them.  They are
+ * followed by a NUL byte not counted in vlen, for convenience.
+ *
+ * Returns CASKDB_OK; CASKDB_ENOTFOUND if the key is missing, deleted or
+ * expired; CASKDB_ECORRUPT if its record fails its CRC (the bad bytes are
+ * never returned); CASKDB_EIO; CASKDB_ETOOLARGE; CASKDB_EINVAL. */
+int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
+               caskdb_meta *meta);
+
+/* Delete `key` by appending a tombstone.  Returns CASKDB_OK if the key
+ * existed, CASKDB_ENOTFOUND if it did not (nothing is written then), or the
+ * write errors of caskdb_put(). */
+int caskdb_delete(caskdb *db, caskdb_key key);
+
+/* CASKDB_OK if `key` holds a live value, CASKDB_ENOTFOUND if not (missing,
+ * deleted or expired); CASKDB_EINVAL, CASKDB_ETOOLARGE.  Reads no disk. */
+int caskdb_exists(caskdb *db, caskdb_key key);
+
+/* The number of keys in the keydir.  Keys whose expiry has passed but that
+ * no write has removed yet are counted too. */
+uint64_t caskdb_count(const caskdb *db);
+
+/* Make every write so far durable: fdatasync(2) the active file (and the
+ * directory, after a new file was created).  CASKDB_OK, CASKDB_EIO,
+ * CASKDB_EFAILED. */
+int caskdb_sync(caskdb *db);
+
+/* ---------------------------------------------------------------------------
+ * Iteration in key order
+ * ------------------------------------------------------------------------- */
+
+/* An ordered cursor over the keys of a handle.  Opaque. */
+typedef struct caskdb_iter caskdb_iter;
+
+/* What an iterator covers.  Zero it (or use NULL) for every key. */
+typedef struct caskdb_range {
+  const caskdb_key *from; /* first key, inclusive; NULL: from the start */
+  const caskdb_key *to;   /* end key, exclusive; NULL: to the end */
+  const void *prefix;     /* only byte keys starting with these bytes */
+  size_t prefix_len;      /* (prefix != NULL: integer keys never match) */
+  int keys_only;          /* do not read values (caskdb_iter_next gives
+                             value NULL, vlen 0; meta gives the expiry) */
+} caskdb_range;
+
+/* Open an iterator over `range` (NULL: every key), positioned before its
+ * first key.  Returns CASKDB_OK and stores it in *itp, or CASKDB_EINVAL,
+ * CASKDB_ETOOLARGE, CASKDB_ENOMEM.
+ *
+ * Iterating while the database changes is safe: the iterator remembers the
+ * last key it gave and always moves to the smallest live key greater than
+ * it.  So every key that stays live during the iteration is given exactly
+ * once, in order; a key written or deleted during it is given or not
+ * according to whether it is live and beyond the cursor when reached; no
+ * key is given twice and the iteration always ends. */
+int caskdb_iter_open(caskdb *db, const caskdb_range *range, caskdb_iter **itp);
+
+/* Move to the next key in the range and read it.  On CASKDB_OK, *key (its
+ * data points into memory of the iterator) and, unless keys_only, *value,
+ * *vlen, *meta describe the pair; all stay valid until the next call on the
+ * iterator or its handle.  Any of value, vlen, meta may be NULL.  Expired
+ * keys are skipped.  Returns CASKDB_DONE after the last key, or
+ * CASKDB_ECORRUPT, CASKDB_EIO (the iterator has then moved past the bad
+ * key; calling again goes on with the next one). */
+int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
+                     size_t *vlen, caskdb_meta *meta);
+
+/* Position the iterator so that the next caskdb_iter_next() gives the first
+ * key >= `key` (and within the range).  CASKDB_OK, CASKDB_ETOOLARGE. */
+int caskdb_iter_seek(caskdb_iter *it, caskdb_key key);
+
+/* Free an iterator.  NULL is allowed. */
+void caskdb_iter_close(caskdb_iter *it);
+
+/* ---------------------------------------------------------------------------
+ * Figures
+ * ------------------------------------------------------------------------- */
+
+typedef struct caskdb_stats {
+  uint64_t keys;            /* keys in the keydir */
+  uint64_t data_files;      /* data files, the active one included */
+  uint64_t disk_bytes;      /* bytes of all data files */
+  uint64_t live_bytes;      /* bytes of records the keydir points to */
+  uint64_t dead_bytes;      /* bytes of overwritten/deleted records, of
+                               tombstones, and of file headers */
+  uint64_t truncated_bytes; /* bytes of torn tail cut off at open */
+  uint64_t corrupt_records; /* records skipped at open (salvage) */
+  uint64_t keydir_bytes;    /* heap memory used by the keydir */
+  uint64_t active_file_id;  /* id of the file taking writes */
+} caskdb_stats;
+
+/* Fill *st.  Always CASKDB_OK for a valid handle (CASKDB_EINVAL for NULL). */
+int caskdb_get_stats(caskdb *db, caskdb_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CASKDB_H */

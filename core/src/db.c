@@ -1,0 +1,712 @@
+/*
+ * db.c -- the public API: a handle's life, and put / get / delete.
+ *
+ * The write path, for one record:
+ *   1. encode the header (CRC over header, key and value) into db->hdrbuf;
+ *   2. if the record would take the active file past max_file_size, start a
+ *      new active file first;
+ *   3. write header, key and value with one pwritev at the end of the
+ *      active file (no user-space buffer ever holds an acknowledged write);
+ *   4. fdatasync, as the sync mode says;
+ *   5. only then point the keydir at the new record.
+ * If step 3 or 4 fails the file is cut back to its previous end, so the
+ * file never holds a hole or half a record that later appends would bury.
+ * If even that fails the handle is marked failed and refuses writes.
+ */
+#include "db.h"
+
+#include "crc32c.h"
+#include "datafile.h"
+#include "key.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- versions, codes and messages ------------------------------------------ */
+
+const char *caskdb_version(void) { return CASKDB_VERSION_STRING; }
+
+typedef struct code_info {
+  int code;
+  const char *name;
+  const char *text;
+} code_info;
+
+static const code_info codes[] = {
+    {CASKDB_OK, "ok", "success"},
+    {CASKDB_DONE, "done", "no more keys"},
+    {CASKDB_ENOTFOUND, "notfound", "key not found"},
+    {CASKDB_EINVAL, "invalid", "invalid argument"},
+    {CASKDB_ETOOLARGE, "toolarge", "key or value too large"},
+    {CASKDB_EIO, "io", "input/output error"},
+    {CASKDB_ENOSPC, "nospace", "no space left on device"},
+    {CASKDB_ECORRUPT, "corrupt", "database file is corrupt"},
+    {CASKDB_ELOCKED, "locked", "database is locked by another writer"},
+    {CASKDB_EREADONLY, "readonly", "database is open read-only"},
+    {CASKDB_ENOMEM, "nomem", "out of memory"},
+    {CASKDB_EPERM, "permission", "permission denied"},
+    {CASKDB_EVERSION, "version", "unknown file format version"},
+    {CASKDB_ENOENT, "noent", "database directory does not exist"},
+    {CASKDB_EFAILED, "failed",
+     "an earlier write failed; reopen the database"},
+};
+
+static const code_info *find_code(int code) {
+  size_t i;
+  for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (codes[i].code == code)
+      return &codes[i];
+  return NULL;
+}
+
+const char *caskdb_strerror(int code) {
+  const code_info *c = find_code(code);
+  return c ? c->text : "unknown error code";
+}
+
+const char *caskdb_code_name(int code) {
+  const code_info *c = find_code(code);
+  return c ? c->name : "unknown";
+}
+
+int cdb_code_from_errno(int err) {
+  switch (err) {
+  case ENOSPC:
+  case EDQUOT:
+  case EFBIG:
+    return CASKDB_ENOSPC;
+  case EACCES:
+  case EPERM:
+  case EROFS:
+    return CASKDB_EPERM;
+  case ENOMEM:
+    return CASKDB_ENOMEM;
+  case ENOENT:
+    return CASKDB_ENOENT;
+  default:
+    return CASKDB_EIO;
+  }
+}
+
+int cdb_fail(caskdb *db, int code, int sys, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+  va_end(ap);
+  if (sys != 0 && n >= 0 && (size_t)n < sizeof db->errmsg)
+    snprintf(db->errmsg + n, sizeof db->errmsg - (size_t)n, ": %s",
+             strerror(sys));
+  db->syserr = sys;
+  return code;
+}
+
+const char *caskdb_errmsg(const caskdb *db) { return db ? db->errmsg : ""; }
+
+int caskdb_syserr(const caskdb *db) { return db ? db->syserr : 0; }
+
+static void clear_error(caskdb *db) {
+  db->errmsg[0] = '\0';
+  db->syserr = 0;
+}
+
+/* ---- clocks ------------------------------------------------------------------ */
+
+static uint64_t system_clock_ms(void *ctx) {
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t cdb_now_ms(const caskdb *db) {
+  return db->opts.clock(db->opts.clock_ctx);
+}
+
+int cdb_expired(const caskdb *db, uint64_t expiry) {
+  return expiry != 0 && expiry <= cdb_now_ms(db);
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+void caskdb_options_init(caskdb_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->create = 1;
+  opts->sync = CASKDB_SYNC_NONE;
+  opts->sync_interval_ms = 1000;
+  opts->max_file_size = 64u * 1024 * 1024;
+}
+
+static int options_valid(const caskdb_options *o) {
+  if (o->sync != CASKDB_SYNC_NONE && o->sync != CASKDB_SYNC_ALWAYS &&
+      o->sync != CASKDB_SYNC_INTERVAL)
+    return 0;
+  if (o->sync == CASKDB_SYNC_INTERVAL && o->sync_interval_ms == 0)
+    return 0;
+  return o->max_file_size >= CASKDB_MIN_FILE_SIZE &&
+         o->max_file_size <= CASKDB_MAX_FILE_SIZE;
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+char *cdb_path_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (p == NULL)
+    return NULL;
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+int cdb_add_file(caskdb *db, cdb_file *f) {
+  uint32_t slot;
+  uint32_t *order;
+  for (slot = 0; slot < db->nslots; slot++)
+    if (db->slots[slot] == NULL)
+      break;
+  if (slot == db->nslots) {
+    uint32_t n = db->nslots ? db->nslots * 2 : 8;
+    cdb_file **slots = realloc(db->slots, n * sizeof *slots);
+    if (slots == NULL)
+      return -1;
+    memset(slots + db->nslots, 0, (n - db->nslots) * sizeof *slots);
+    db->slots = slots;
+    db->nslots = n;
+  }
+  order = realloc(db->order, (db->nfiles + 1) * sizeof *order);
+  if (order == NULL)
+    return -1;
+  db->order = order;
+  db->order[db->nfiles++] = slot;
+  db->slots[slot] = f;
+  db->active = f;
+  return (int)slot;
+}
+
+int cdb_create_active(caskdb *db, uint32_t id) {
+  char name[CDB_FILE_NAME_MAX];
+  unsigned char hdr[CDB_FILE_HEADER_SIZE];
+  struct iovec iov;
+  cdb_file_header h;
+  cdb_file *f;
+  char *path;
+  int fd;
+
+  cdb_data_file_name(name, id);
+  path = cdb_path_join(db->path, name);
+  f = calloc(1, sizeof *f);
+  if (path == NULL || f == NULL) {
+    free(path);
+    free(f);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  }
+  fd = cdb_os->open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  h.version = CDB_FORMAT_VERSION;
+  h.kind = CDB_FILE_DATA;
+  h.file_id = id;
+  h.part = 0;
+  cdb_file_header_encode(hdr, &h);
+  iov.iov_base = hdr;
+  iov.iov_len = sizeof hdr;
+  if (fd < 0 || cdb_os->pwritev_all(fd, &iov, 1, 0) < 0) {
+    int err = errno;
+    if (fd >= 0) {
+      cdb_os->close(fd);
+      cdb_os->unlink(path);
+    }
+    free(f);
+    free(path);
+    return cdb_fail(db, cdb_code_from_errno(err), err,
+                    "cannot create data file %s", name);
+  }
+  free(path);
+  f->id = id;
+  f->fd = fd;
+  f->size = CDB_FILE_HEADER_SIZE;
+  if (cdb_add_file(db, f) < 0) {
+    cdb_os->close(fd);
+    free(f);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  }
+  db->need_dir_sync = 1;
+  db->dirty = 1;
+  return CASKDB_OK;
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+static void free_handle(caskdb *db) {
+  uint32_t i;
+  cdb_iter_detach_all(db);
+  for (i = 0; i < db->nslots; i++) {
+    if (db->slots[i]) {
+      cdb_os->close(db->slots[i]->fd);
+      free(db->slots[i]);
+    }
+  }
+  if (db->lock_fd >= 0)
+    cdb_os->close(db->lock_fd); /* releases the flock */
+  cdb_kd_free(db->kd);
+  free(db->slots);
+  free(db->order);
+  free(db->keybuf);
+  free(db->hdrbuf);
+  free(db->rbuf);
+  free(db->path);
+  free(db);
+}
+
+/* Make sure the directory exists (creating it if allowed). */
+static int open_directory(caskdb *db) {
+  int is = cdb_os->is_dir(db->path);
+  if (is < 0)
+    return cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot use %s",
+                    db->path);
+  if (is == 1)
+    return CASKDB_OK;
+  if (!db->opts.create || db->opts.readonly)
+    return cdb_fail(db, CASKDB_ENOENT, 0, "database %s does not exist",
+                    db->path);
+  if (cdb_os->mkdir(db->path, 0755) < 0)
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot create directory %s", db->path);
+  return CASKDB_OK;
+}
+
+static int take_lock(caskdb *db) {
+  char *path = cdb_path_join(db->path, "LOCK");
+  int err;
+  if (path == NULL)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  db->lock_fd = cdb_os->open(path, O_RDWR | O_CREAT, 0644);
+  err = errno;
+  free(path);
+  if (db->lock_fd < 0)
+    return cdb_fail(db, cdb_code_from_errno(err), err,
+                    "cannot open the lock file of %s", db->path);
+  if (cdb_os->lock(db->lock_fd) < 0) {
+    err = errno;
+    if (err == EWOULDBLOCK || err == EAGAIN)
+      return cdb_fail(db, CASKDB_ELOCKED, 0,
+                      "database %s is locked by another writer", db->path);
+    return cdb_fail(db, CASKDB_EIO, err, "cannot lock %s", db->path);
+  }
+  return CASKDB_OK;
+}
+
+static caskdb *new_handle(const char *path, const caskdb_options *opts) {
+  caskdb *db = calloc(1, sizeof *db);
+  if (db == NULL)
+    return NULL;
+  db->lock_fd = -1;
+  db->opts = *opts;
+  if (db->opts.clock == NULL)
+    db->opts.clock = system_clock_ms;
+  db->path = malloc(strlen(path) + 1);
+  db->kd = cdb_kd_new();
+  db->keybuf = malloc(CDB_CANON_MAX);
+  db->hdrbuf = malloc(CDB_REC_HEADER_SIZE);
+  if (!db->path || !db->kd || !db->keybuf || !db->hdrbuf) {
+    free_handle(db);
+    return NULL;
+  }
+  strcpy(db->path, path);
+  db->last_sync_ms = monotonic_ms();
+  return db;
+}
+
+static void copy_message(char *errbuf, size_t errbuf_size, const char *msg) {
+  if (errbuf && errbuf_size > 0)
+    snprintf(errbuf, errbuf_size, "%s", msg);
+}
+
+int caskdb_open(const char *path, const caskdb_options *opts, caskdb **dbp,
+                char *errbuf, size_t errbuf_size) {
+  caskdb_options defaults;
+  caskdb *db;
+  int rc;
+  if (dbp)
+    *dbp = NULL;
+  copy_message(errbuf, errbuf_size, "");
+  if (opts == NULL) {
+    caskdb_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (path == NULL || path[0] == '\0' || dbp == NULL || !options_valid(opts)) {
+    copy_message(errbuf, errbuf_size, "invalid argument to caskdb_open");
+    return CASKDB_EINVAL;
+  }
+  db = new_handle(path, opts);
+  if (db == NULL) {
+    copy_message(errbuf, errbuf_size, "out of memory");
+    return CASKDB_ENOMEM;
+  }
+  rc = open_directory(db);
+  if (rc == CASKDB_OK && !db->opts.readonly)
+    rc = take_lock(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_load(db);
+  if (rc == CASKDB_OK && !db->opts.readonly)
+    rc = caskdb_sync(db); /* make a newly created file durable */
+  if (rc != CASKDB_OK) {
+    copy_message(errbuf, errbuf_size, db->errmsg);
+    free_handle(db);
+    return rc;
+  }
+  clear_error(db);
+  *dbp = db;
+  return CASKDB_OK;
+}
+
+int caskdb_close(caskdb *db) {
+  int rc = CASKDB_OK;
+  if (db == NULL)
+    return CASKDB_OK;
+  if (!db->opts.readonly && !db->failed)
+    rc = caskdb_sync(db);
+  free_handle(db);
+  return rc == CASKDB_OK ? CASKDB_OK : CASKDB_EIO;
+}
+
+/* ---- durability ---------------------------------------------------------- */
+
+int caskdb_sync(caskdb *db) {
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  clear_error(db);
+  if (db->opts.readonly || db->active == NULL)
+    return CASKDB_OK;
+  if (db->failed)
+    return cdb_fail(db, CASKDB_EFAILED, 0, "an earlier write failed");
+  if (db->dirty && cdb_os->fdatasync(db->active->fd) < 0) {
+    /* After a failed fsync the kernel may have dropped the dirty pages:
+     * nothing written since the last good sync can be trusted to be on
+     * disk, so the handle stops taking writes. */
+    db->failed = 1;
+    return cdb_fail(db, CASKDB_EIO, errno, "fdatasync failed on %s",
+                    db->path);
+  }
+  if (db->need_dir_sync && cdb_os->sync_dir(db->path) < 0) {
+    db->failed = 1;
+    return cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s",
+                    db->path);
+  }
+  db->dirty = 0;
+  db->need_dir_sync = 0;
+  db->last_sync_ms = monotonic_ms();
+  return CASKDB_OK;
+}
+
+/* Sync after a write, as the sync mode says. */
+static int sync_after_write(caskdb *db) {
+  db->dirty = 1;
+  if (db->opts.sync == CASKDB_SYNC_ALWAYS)
+    return caskdb_sync(db);
+  if (db->opts.sync == CASKDB_SYNC_INTERVAL &&
+      monotonic_ms() - db->last_sync_ms >= db->opts.sync_interval_ms)
+    return caskdb_sync(db);
+  return CASKDB_OK;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+static int check_writable(caskdb *db) {
+  if (db->opts.readonly)
+    return cdb_fail(db, CASKDB_EREADONLY, 0, "database %s is read-only",
+                    db->path);
+  if (db->failed)
+    return cdb_fail(db, CASKDB_EFAILED, 0,
+                    "an earlier write failed; reopen %s", db->path);
+  return CASKDB_OK;
+}
+
+/* Start a new active file if a record of `size` bytes does not fit. */
+static int make_room(caskdb *db, uint64_t size) {
+  cdb_file *old = db->active;
+  int rc;
+  if (old->size + size <= db->opts.max_file_size ||
+      old->size <= CDB_FILE_HEADER_SIZE)
+    return CASKDB_OK;
+  if (db->opts.sync != CASKDB_SYNC_NONE) {
+    rc = caskdb_sync(db);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  return cdb_create_active(db, old->id + 1);
+}
+
+/* Cut the active file back to `size` after a failed write or sync. */
+static void undo_append(caskdb *db, uint64_t size) {
+  if (cdb_os->ftruncate(db->active->fd, size) < 0)
+    db->failed = 1;
+}
+
+/* Append one record (header already in db->hdrbuf) and sync it.  On
+ * CASKDB_OK, *off is where it starts. */
+static int append_record(caskdb *db, const unsigned char *key, size_t klen,
+                         const void *value, size_t vlen, uint64_t *off) {
+  struct iovec iov[3];
+  uint64_t start = db->active->size;
+  int rc;
+  iov[0].iov_base = db->hdrbuf;
+  iov[0].iov_len = CDB_REC_HEADER_SIZE;
+  iov[1].iov_base = (void *)key;
+  iov[1].iov_len = klen;
+  iov[2].iov_base = (void *)value;
+  iov[2].iov_len = vlen;
+  if (cdb_os->pwritev_all(db->active->fd, iov, 3, start) < 0) {
+    int err = errno;
+    undo_append(db, start);
+    return cdb_fail(db, cdb_code_from_errno(err), err,
+                    "cannot write to data file %010u",
+                    (unsigned)db->active->id);
+  }
+  rc = sync_after_write(db);
+  if (rc != CASKDB_OK) {
+    undo_append(db, start);
+    return rc;
+  }
+  *off = start;
+  db->active->size = start + CDB_REC_HEADER_SIZE + klen + vlen;
+  return CASKDB_OK;
+}
+
+/* The slot of the active file. */
+static uint32_t active_slot(const caskdb *db) {
+  return db->order[db->nfiles - 1];
+}
+
+/* Write one put or delete record of the canonical key in db->keybuf. */
+static int write_record(caskdb *db, size_t clen, int type, const void *value,
+                        size_t vlen, const caskdb_meta *meta, cdb_loc *loc) {
+  unsigned char disk8[8];
+  const unsigned char *kbytes;
+  size_t klen;
+  uint64_t off = 0, size;
+  cdb_rec r;
+  int rc;
+
+  memset(&r, 0, sizeof r);
+  cdb_key_to_disk(db->keybuf, clen, &r.key_kind, &kbytes, &klen, disk8);
+  r.type = (uint8_t)type;
+  r.timestamp = cdb_now_ms(db);
+  if (meta) {
+    r.expiry = meta->expiry;
+    r.value_type = meta->type;
+    r.flags = meta->flags;
+  }
+  r.klen = (uint32_t)klen;
+  r.vlen = (uint32_t)vlen;
+  r.key = kbytes;
+  r.value = value;
+  size = cdb_rec_size(klen, vlen);
+  rc = make_room(db, size);
+  if (rc != CASKDB_OK)
+    return rc;
+  cdb_rec_encode_header(db->hdrbuf, &r);
+  rc = append_record(db, kbytes, klen, value, vlen, &off);
+  if (rc != CASKDB_OK)
+    return rc;
+  loc->slot = active_slot(db);
+  loc->offset = (uint32_t)off;
+  loc->size = (uint32_t)size;
+  loc->expiry = r.expiry;
+  return CASKDB_OK;
+}
+
+int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
+               const caskdb_meta *meta) {
+  cdb_loc loc, old;
+  size_t clen;
+  int rc;
+  if (db == NULL || (value == NULL && vlen > 0))
+    return CASKDB_EINVAL;
+  clear_error(db);
+  rc = cdb_key_to_canon(&key, db->keybuf, &clen);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (vlen > CASKDB_MAX_VALUE_SIZE)
+    return CASKDB_ETOOLARGE;
+  rc = check_writable(db);
+  if (rc != CASKDB_OK)
+    return rc;
+  rc = write_record(db, clen, CDB_REC_PUT, value, vlen, meta, &loc);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (cdb_expired(db, loc.expiry)) {
+    /* Written already expired: it only hides older values. */
+    if (cdb_kd_del(db->kd, db->keybuf, clen, &old) == 1)
+      db->slots[old.slot]->live_bytes -= old.size;
+    return CASKDB_OK;
+  }
+  rc = cdb_kd_set(db->kd, db->keybuf, clen, &loc, &old);
+  if (rc < 0) {
+    undo_append(db, loc.offset);
+    db->active->size = loc.offset;
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory growing keydir");
+  }
+  if (rc == 0)
+    db->slots[old.slot]->live_bytes -= old.size;
+  db->active->live_bytes += loc.size;
+  return CASKDB_OK;
+}
+
+int caskdb_delete(caskdb *db, caskdb_key key) {
+  cdb_entry *e;
+  cdb_loc loc, old;
+  size_t clen;
+  int rc;
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  clear_error(db);
+  rc = cdb_key_to_canon(&key, db->keybuf, &clen);
+  if (rc != CASKDB_OK)
+    return rc;
+  rc = check_writable(db);
+  if (rc != CASKDB_OK)
+    return rc;
+  e = cdb_kd_find(db->kd, db->keybuf, clen);
+  if (e == NULL)
+    return CASKDB_ENOTFOUND;
+  if (cdb_expired(db, e->loc.expiry)) {
+    /* Its record is already dead on disk; forget it in memory only. */
+    cdb_kd_del(db->kd, db->keybuf, clen, &old);
+    db->slots[old.slot]->live_bytes -= old.size;
+    return CASKDB_ENOTFOUND;
+  }
+  rc = write_record(db, clen, CDB_REC_DELETE, NULL, 0, NULL, &loc);
+  if (rc != CASKDB_OK)
+    return rc;
+  cdb_kd_del(db->kd, db->keybuf, clen, &old);
+  db->slots[old.slot]->live_bytes -= old.size;
+  return CASKDB_OK;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
+  cdb_file *f = db->slots[loc->slot];
+  ssize_t got;
+  if ((size_t)loc->size + 1 > db->rcap) {
+    size_t cap = (size_t)loc->size + 1;
+    unsigned char *p;
+    if (cap < 4096)
+      cap = 4096;
+    p = realloc(db->rbuf, cap);
+    if (p == NULL)
+      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a value");
+    db->rbuf = p;
+    db->rcap = cap;
+  }
+  got = cdb_os->pread(f->fd, db->rbuf, loc->size, loc->offset);
+  if (got < 0)
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot read data file %010u at offset %u",
+                    (unsigned)f->id, (unsigned)loc->offset);
+  if ((size_t)got != loc->size ||
+      cdb_rec_decode(db->rbuf, loc->size, r) != CDB_DECODE_OK)
+    return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                    "corrupt record in data file %010u at offset %u",
+                    (unsigned)f->id, (unsigned)loc->offset);
+  db->rbuf[loc->size] = '\0';
+  return CASKDB_OK;
+}
+
+/* Does the record read for canonical key canon really hold that key? */
+static int record_has_key(const cdb_rec *r, const unsigned char *canon,
+                          size_t clen) {
+  unsigned char disk8[8];
+  const unsigned char *kbytes;
+  size_t klen;
+  uint8_t kind;
+  cdb_key_to_disk(canon, clen, &kind, &kbytes, &klen, disk8);
+  return r->key_kind == kind && r->klen == klen &&
+         memcmp(r->key, kbytes, klen) == 0 &&
+         (r->type == CDB_REC_PUT || r->type == CDB_REC_BATCH_PUT);
+}
+
+int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
+               caskdb_meta *meta) {
+  cdb_entry *e;
+  cdb_rec r;
+  size_t clen;
+  int rc;
+  if (db == NULL || value == NULL || vlen == NULL)
+    return CASKDB_EINVAL;
+  clear_error(db);
+  rc = cdb_key_to_canon(&key, db->keybuf, &clen);
+  if (rc != CASKDB_OK)
+    return rc;
+  e = cdb_kd_find(db->kd, db->keybuf, clen);
+  if (e == NULL || cdb_expired(db, e->loc.expiry))
+    return CASKDB_ENOTFOUND;
+  rc = cdb_read_record(db, &e->loc, &r);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (!record_has_key(&r, db->keybuf, clen))
+    return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                    "record at offset %u of data file %010u holds another key",
+                    (unsigned)e->loc.offset,
+                    (unsigned)db->slots[e->loc.slot]->id);
+  *value = r.value;
+  *vlen = r.vlen;
+  if (meta) {
+    meta->type = r.value_type;
+    meta->flags = r.flags;
+    meta->expiry = r.expiry;
+  }
+  return CASKDB_OK;
+}
+
+int caskdb_exists(caskdb *db, caskdb_key key) {
+  cdb_entry *e;
+  size_t clen;
+  int rc;
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  clear_error(db);
+  rc = cdb_key_to_canon(&key, db->keybuf, &clen);
+  if (rc != CASKDB_OK)
+    return rc;
+  e = cdb_kd_find(db->kd, db->keybuf, clen);
+  if (e == NULL || cdb_expired(db, e->loc.expiry))
+    return CASKDB_ENOTFOUND;
+  return CASKDB_OK;
+}
+
+uint64_t caskdb_count(const caskdb *db) {
+  return db ? cdb_kd_count(db->kd) : 0;
+}
+
+int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
+  uint32_t i;
+  if (db == NULL || st == NULL)
+    return CASKDB_EINVAL;
+  memset(st, 0, sizeof *st);
+  st->keys = cdb_kd_count(db->kd);
+  st->data_files = db->nfiles;
+  for (i = 0; i < db->nfiles; i++) {
+    const cdb_file *f = db->slots[db->order[i]];
+    st->disk_bytes += f->size;
+    st->live_bytes += f->live_bytes;
+  }
+  st->dead_bytes = st->disk_bytes - st->live_bytes;
+  st->truncated_bytes = db->truncated_bytes;
+  st->corrupt_records = db->corrupt_records;
+  st->keydir_bytes = cdb_kd_bytes(db->kd);
+  st->active_file_id = db->active ? db->active->id : 0;
+  return CASKDB_OK;
+}

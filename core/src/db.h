@@ -1,0 +1,94 @@
+/*
+ * db.h -- the handle and what the engine's files share about it.
+ *
+ * Files of a database are known by a "slot": a small number that stays the
+ * same while the file exists (keydir entries store it), so that finding the
+ * file of a record is one array index.  `order` lists the slots oldest file
+ * first; the last one is the active file, the only one written.
+ */
+#ifndef CASKDB_DB_H
+#define CASKDB_DB_H
+
+#include "caskdb.h"
+#include "keydir.h"
+#include "record.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+typedef struct cdb_file {
+  uint32_t id;
+  uint32_t part;
+  int fd;
+  uint64_t size;       /* bytes of valid data; the append offset */
+  uint64_t live_bytes; /* bytes of records the keydir points to */
+} cdb_file;
+
+struct caskdb {
+  char *path;
+  caskdb_options opts;
+  int lock_fd; /* -1 for a read-only handle */
+
+  cdb_keydir *kd;
+  cdb_file **slots; /* slot -> file, NULL when free */
+  uint32_t nslots;
+  uint32_t *order; /* slots, oldest file first */
+  uint32_t nfiles;
+  cdb_file *active; /* the newest file (order[nfiles - 1]) or NULL */
+
+  unsigned char *keybuf; /* canonical key of the current call */
+  unsigned char *hdrbuf; /* header of the record being written */
+  unsigned char *rbuf;   /* the last value read (caskdb_get) */
+  size_t rcap;
+
+  uint64_t truncated_bytes;
+  uint64_t corrupt_records;
+  uint64_t last_sync_ms; /* monotonic time of the last fdatasync */
+  int dirty;             /* writes since the last fdatasync */
+  int need_dir_sync;     /* a file was created since the last sync */
+  int failed;            /* a write failed and could not be undone */
+  caskdb_iter *iters;    /* iterators not yet closed (iter.c) */
+
+  int syserr;
+  char errmsg[512];
+};
+
+/* Record the detail of a failure and return `code`.  The message is
+ * formatted with printf rules; sys (an errno, or 0) is appended. */
+int cdb_fail(caskdb *db, int code, int sys, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* The CASKDB_E* code for a failed system call's errno. */
+int cdb_code_from_errno(int err);
+
+/* Milliseconds since the epoch by the handle's clock. */
+uint64_t cdb_now_ms(const caskdb *db);
+
+/* Whether an entry's expiry has passed. */
+int cdb_expired(const caskdb *db, uint64_t expiry);
+
+/* Read and verify the record at loc into db->rbuf; on CASKDB_OK *r
+ * describes it (pointers into db->rbuf). */
+int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r);
+
+/* Full path of a file in the database directory, in a malloc'd string. */
+char *cdb_path_join(const char *dir, const char *name);
+
+/* Load the files of the directory and build the keydir (open.c). */
+int cdb_load(caskdb *db);
+
+/* Add a file to the slot table and the order (as the newest file).
+ * Returns its slot, or -1 when out of memory. */
+int cdb_add_file(caskdb *db, cdb_file *f);
+
+/* Create data file `id` with its header as the new active file. */
+int cdb_create_active(caskdb *db, uint32_t id);
+
+/* Detach every iterator of db before it is freed: they stay allocated
+ * until caskdb_iter_close, and report CASKDB_EINVAL meanwhile (iter.c). */
+void cdb_iter_detach_all(caskdb *db);
+
+#endif /* CASKDB_DB_H */

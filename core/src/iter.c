@@ -1,0 +1,281 @@
+/*
+ * iter.c -- ordered iteration that survives changes to the database.
+ *
+ * An iterator holds a keydir cursor and a copy of the last key it gave.
+ * While the keydir's version is unchanged (no key inserted or removed) the
+ * cursor is valid and moving on is one step.  When the version changed, the
+ * cursor may point into a node that was split or freed, so it is thrown
+ * away and the iterator seeks to the smallest key greater than the last one
+ * it gave.  Keys only ever increase, so an iteration cannot loop and gives
+ * no key twice.
+ *
+ * The handle keeps a list of its iterators so that closing the handle
+ * first detaches them (they then answer CASKDB_EINVAL) instead of leaving
+ * them pointing at freed memory.
+ */
+#include "db.h"
+#include "key.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Where the next call starts. */
+#define AT_START 0 /* seek to `start`, inclusive */
+#define AFTER_LAST 1 /* the first key > `last` */
+
+struct caskdb_iter {
+  caskdb *db; /* NULL once the handle is closed */
+  caskdb_iter *prev, *next;
+
+  unsigned char *start; /* canonical lower bound: max(from, prefix) */
+  size_t start_len;
+  unsigned char *to; /* canonical upper bound, exclusive; NULL: none */
+  size_t to_len;
+  unsigned char *prefix; /* canonical prefix (kind byte + bytes); or NULL */
+  size_t prefix_len;
+  int keys_only;
+
+  int state;
+  int done; /* gave CASKDB_DONE; stays done until a seek */
+  cdb_kd_cursor cur;
+  unsigned char *last; /* the last key given, canonical */
+  size_t last_len;
+};
+
+static int canon_compare(const unsigned char *a, size_t alen,
+                         const unsigned char *b, size_t blen) {
+  size_t n = alen < blen ? alen : blen;
+  int c = memcmp(a, b, n);
+  if (c != 0)
+    return c;
+  return alen < blen ? -1 : alen > blen;
+}
+
+static unsigned char *copy_bytes(const unsigned char *p, size_t n) {
+  unsigned char *c = malloc(n ? n : 1);
+  if (c && n)
+    memcpy(c, p, n);
+  return c;
+}
+
+static void iter_free(caskdb_iter *it) {
+  free(it->start);
+  free(it->to);
+  free(it->prefix);
+  free(it->last);
+  free(it);
+}
+
+static void link_iter(caskdb *db, caskdb_iter *it) {
+  it->prev = NULL;
+  it->next = db->iters;
+  if (db->iters)
+    db->iters->prev = it;
+  db->iters = it;
+}
+
+static void unlink_iter(caskdb_iter *it) {
+  if (it->db == NULL)
+    return;
+  if (it->prev)
+    it->prev->next = it->next;
+  else
+    it->db->iters = it->next;
+  if (it->next)
+    it->next->prev = it->prev;
+}
+
+void cdb_iter_detach_all(caskdb *db) {
+  caskdb_iter *it = db->iters;
+  while (it) {
+    caskdb_iter *next = it->next;
+    it->db = NULL;
+    it->prev = it->next = NULL;
+    it = next;
+  }
+  db->iters = NULL;
+}
+
+/* Set `start` to the larger of a canonical key and the range's bounds. */
+static int set_start(caskdb_iter *it, const unsigned char *k, size_t klen) {
+  const unsigned char *best = k;
+  size_t best_len = klen;
+  if (it->prefix &&
+      (best == NULL ||
+       canon_compare(it->prefix, it->prefix_len, best, best_len) > 0)) {
+    best = it->prefix;
+    best_len = it->prefix_len;
+  }
+  free(it->start);
+  it->start = NULL;
+  it->start_len = 0;
+  if (best) {
+    it->start = copy_bytes(best, best_len);
+    if (it->start == NULL)
+      return CASKDB_ENOMEM;
+    it->start_len = best_len;
+  }
+  it->state = AT_START;
+  it->done = 0;
+  return CASKDB_OK;
+}
+
+static int build_bounds(caskdb_iter *it, const caskdb_range *range,
+                        unsigned char *buf) {
+  size_t len;
+  int rc;
+  if (range->to) {
+    rc = cdb_key_to_canon(range->to, buf, &len);
+    if (rc != CASKDB_OK)
+      return rc;
+    it->to = copy_bytes(buf, len);
+    if (it->to == NULL)
+      return CASKDB_ENOMEM;
+    it->to_len = len;
+  }
+  if (range->prefix || range->prefix_len) {
+    caskdb_key p = caskdb_key_bytes(range->prefix, range->prefix_len);
+    rc = cdb_key_to_canon(&p, buf, &len);
+    if (rc != CASKDB_OK)
+      return rc;
+    it->prefix = copy_bytes(buf, len);
+    if (it->prefix == NULL)
+      return CASKDB_ENOMEM;
+    it->prefix_len = len;
+  }
+  if (range->from) {
+    rc = cdb_key_to_canon(range->from, buf, &len);
+    if (rc != CASKDB_OK)
+      return rc;
+    return set_start(it, buf, len);
+  }
+  return set_start(it, NULL, 0);
+}
+
+int caskdb_iter_open(caskdb *db, const caskdb_range *range,
+                     caskdb_iter **itp) {
+  caskdb_range all;
+  caskdb_iter *it;
+  int rc;
+  if (db == NULL || itp == NULL)
+    return CASKDB_EINVAL;
+  *itp = NULL;
+  if (range == NULL) {
+    memset(&all, 0, sizeof all);
+    range = &all;
+  }
+  it = calloc(1, sizeof *it);
+  if (it == NULL)
+    return CASKDB_ENOMEM;
+  it->last = malloc(CDB_CANON_MAX);
+  if (it->last == NULL) {
+    free(it);
+    return CASKDB_ENOMEM;
+  }
+  it->keys_only = range->keys_only;
+  rc = build_bounds(it, range, db->keybuf);
+  if (rc != CASKDB_OK) {
+    iter_free(it);
+    return rc;
+  }
+  it->db = db;
+  link_iter(db, it);
+  *itp = it;
+  return CASKDB_OK;
+}
+
+int caskdb_iter_seek(caskdb_iter *it, caskdb_key key) {
+  size_t len;
+  int rc;
+  if (it == NULL || it->db == NULL)
+    return CASKDB_EINVAL;
+  rc = cdb_key_to_canon(&key, it->db->keybuf, &len);
+  if (rc != CASKDB_OK)
+    return rc;
+  return set_start(it, it->db->keybuf, len);
+}
+
+/* Put the cursor on the next candidate entry; NULL at the end. */
+static cdb_entry *advance(caskdb_iter *it) {
+  cdb_keydir *kd = it->db->kd;
+  cdb_entry *e;
+  if (it->state == AT_START) {
+    cdb_kd_seek(kd, it->start, it->start_len, &it->cur);
+    it->state = AFTER_LAST;
+    return cdb_kd_cursor_entry(kd, &it->cur);
+  }
+  if (it->cur.version == cdb_kd_version(kd)) {
+    cdb_kd_cursor_next(kd, &it->cur);
+    return cdb_kd_cursor_entry(kd, &it->cur);
+  }
+  cdb_kd_seek(kd, it->last, it->last_len, &it->cur);
+  e = cdb_kd_cursor_entry(kd, &it->cur);
+  if (e && canon_compare(e->key, e->klen, it->last, it->last_len) == 0) {
+    cdb_kd_cursor_next(kd, &it->cur);
+    e = cdb_kd_cursor_entry(kd, &it->cur);
+  }
+  return e;
+}
+
+static int beyond_range(const caskdb_iter *it, const cdb_entry *e) {
+  if (it->to && canon_compare(e->key, e->klen, it->to, it->to_len) >= 0)
+    return 1;
+  if (it->prefix && (e->klen < it->prefix_len ||
+                     memcmp(e->key, it->prefix, it->prefix_len) != 0))
+    return 1;
+  return 0;
+}
+
+int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
+                     size_t *vlen, caskdb_meta *meta) {
+  cdb_entry *e;
+  cdb_rec r;
+  int rc;
+  if (it == NULL || it->db == NULL)
+    return CASKDB_EINVAL;
+  if (it->done)
+    return CASKDB_DONE;
+  for (;;) {
+    e = advance(it);
+    if (e == NULL || beyond_range(it, e)) {
+      it->done = 1;
+      return CASKDB_DONE;
+    }
+    memcpy(it->last, e->key, e->klen);
+    it->last_len = e->klen;
+    if (!cdb_expired(it->db, e->loc.expiry))
+      break;
+  }
+  if (key)
+    *key = cdb_key_from_canon(it->last, it->last_len);
+  if (meta) {
+    meta->type = 0;
+    meta->flags = 0;
+    meta->expiry = e->loc.expiry;
+  }
+  if (value)
+    *value = NULL;
+  if (vlen)
+    *vlen = 0;
+  if (it->keys_only)
+    return CASKDB_OK;
+  rc = cdb_read_record(it->db, &e->loc, &r);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (value)
+    *value = r.value;
+  if (vlen)
+    *vlen = r.vlen;
+  if (meta) {
+    meta->type = r.value_type;
+    meta->flags = r.flags;
+  }
+  return CASKDB_OK;
+}
+
+void caskdb_iter_close(caskdb_iter *it) {
+  if (it == NULL)
+    return;
+  unlink_iter(it);
+  iter_free(it);
+}

@@ -1,0 +1,417 @@
+/*
+ * open.c -- opening a directory: find the data files, read them oldest
+ * first, rebuild the keydir, and recover from a crash.
+ *
+ * Recovery rules (DESIGN.md section 5, docs/FORMAT.md "Recovery"):
+ *
+ *  - Only the newest data file can have a torn tail: it is the only file
+ *    ever written to, and a file becomes immutable only after its last
+ *    write completed.  A tail is torn when the file ends inside a record,
+ *    when the last record fails its CRC, when everything from a bad record
+ *    to the end is zero bytes (some file systems extend a file with zeros
+ *    on a crash), or when the file ends inside a batch (a batch without its
+ *    end record).  A writer cuts a torn tail off; a reader ignores it.
+ *  - Any other bad record is corruption no crash explains: the open fails
+ *    with CASKDB_ECORRUPT naming the file and offset, unless salvage is on;
+ *    then the record is skipped, counted, and reading resumes at the next
+ *    offset where a valid record starts.
+ *  - Records of a batch take effect only when the batch's end record is
+ *    read, so a batch is applied whole or not at all.
+ */
+#include "datafile.h"
+#include "db.h"
+#include "key.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- listing the directory ------------------------------------------------ */
+
+typedef struct id_list {
+  uint32_t *ids;
+  size_t n, cap;
+} id_list;
+
+static int collect_data_file(void *ctx, const char *name) {
+  id_list *l = ctx;
+  uint32_t id;
+  if (!cdb_parse_data_file_name(name, &id))
+    return 0;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    uint32_t *ids = realloc(l->ids, cap * sizeof *ids);
+    if (ids == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    l->ids = ids;
+    l->cap = cap;
+  }
+  l->ids[l->n++] = id;
+  return 0;
+}
+
+static int compare_ids(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* ---- a batch being read ------------------------------------------------ */
+
+typedef struct pending_op {
+  unsigned char *canon;
+  size_t clen;
+  cdb_loc loc;
+  int is_delete;
+} pending_op;
+
+typedef struct pending_batch {
+  pending_op *ops;
+  size_t n, cap;
+  uint64_t start; /* offset of the batch's first record */
+} pending_batch;
+
+static void batch_clear(pending_batch *b) {
+  size_t i;
+  for (i = 0; i < b->n; i++)
+    free(b->ops[i].canon);
+  b->n = 0;
+}
+
+static int batch_push(pending_batch *b, const unsigned char *canon,
+                      size_t clen, const cdb_loc *loc, int is_delete) {
+  pending_op *op;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    pending_op *ops = realloc(b->ops, cap * sizeof *ops);
+    if (ops == NULL)
+      return -1;
+    b->ops = ops;
+    b->cap = cap;
+  }
+  op = &b->ops[b->n];
+  op->canon = malloc(clen);
+  if (op->canon == NULL)
+    return -1;
+  memcpy(op->canon, canon, clen);
+  op->clen = clen;
+  op->loc = *loc;
+  op->is_delete = is_delete;
+  b->n++;
+  return 0;
+}
+
+/* ---- applying records to the keydir -------------------------------------- */
+
+/* The key now lives at loc (or, for a delete or an expired put, nowhere).
+ * Keeps each file's live byte count right. */
+static int apply(caskdb *db, const unsigned char *canon, size_t clen,
+                 const cdb_loc *loc, int is_delete) {
+  cdb_loc old;
+  int rc;
+  if (is_delete || cdb_expired(db, loc->expiry)) {
+    if (cdb_kd_del(db->kd, canon, clen, &old) == 1)
+      db->slots[old.slot]->live_bytes -= old.size;
+    return CASKDB_OK;
+  }
+  rc = cdb_kd_set(db->kd, canon, clen, loc, &old);
+  if (rc < 0)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory loading keydir");
+  if (rc == 0)
+    db->slots[old.slot]->live_bytes -= old.size;
+  db->slots[loc->slot]->live_bytes += loc->size;
+  return CASKDB_OK;
+}
+
+static int apply_batch(caskdb *db, pending_batch *b) {
+  size_t i;
+  for (i = 0; i < b->n; i++) {
+    pending_op *op = &b->ops[i];
+    int rc = apply(db, op->canon, op->clen, &op->loc, op->is_delete);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  batch_clear(b);
+  return CASKDB_OK;
+}
+
+/* ---- reading one file ------------------------------------------------------ */
+
+typedef struct file_scan {
+  caskdb *db;
+  cdb_file *f;
+  uint32_t slot;
+  const char *name;
+  int newest;
+  cdb_scanner sc;
+  pending_batch batch;
+} file_scan;
+
+/* Handle one whole, valid record at off.  A record that breaks the batch
+ * rules (a plain record inside a batch, an end whose count is wrong) is
+ * reported as bad with CASKDB_ECORRUPT. */
+static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
+  caskdb *db = fs->db;
+  uint64_t size = cdb_rec_size(r->klen, r->vlen);
+  cdb_loc loc;
+  size_t clen;
+  loc.slot = fs->slot;
+  loc.offset = (uint32_t)off;
+  loc.size = (uint32_t)size;
+  loc.expiry = r->expiry;
+  if (r->type == CDB_REC_BATCH_END) {
+    if (r->value == NULL || get_u32le(r->value) != fs->batch.n ||
+        fs->batch.n == 0)
+      return CASKDB_ECORRUPT;
+    return apply_batch(db, &fs->batch);
+  }
+  clen = cdb_key_canon_from_disk(r->key_kind, r->key, r->klen, db->keybuf);
+  if (r->type == CDB_REC_BATCH_PUT || r->type == CDB_REC_BATCH_DELETE) {
+    if (fs->batch.n == 0)
+      fs->batch.start = off;
+    if (batch_push(&fs->batch, db->keybuf, clen, &loc,
+                   r->type == CDB_REC_BATCH_DELETE) < 0)
+      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a batch");
+    return CASKDB_OK;
+  }
+  if (fs->batch.n > 0)
+    return CASKDB_ECORRUPT;
+  return apply(db, db->keybuf, clen, &loc, r->type == CDB_REC_DELETE);
+}
+
+/* Cut the newest file at `cut`: a writer truncates it, a reader ignores
+ * what follows. */
+static int cut_tail(file_scan *fs, uint64_t cut) {
+  caskdb *db = fs->db;
+  uint64_t end = fs->sc.file_size;
+  batch_clear(&fs->batch);
+  if (!db->opts.readonly) {
+    if (cdb_os->ftruncate(fs->f->fd, cut) < 0 ||
+        cdb_os->fdatasync(fs->f->fd) < 0)
+      return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                      "cannot cut the torn tail of %s at offset %llu",
+                      fs->name, (unsigned long long)cut);
+  }
+  db->truncated_bytes += end - cut;
+  fs->f->size = cut;
+  return CASKDB_OK;
+}
+
+/* Is the bad or short record at off the torn tail of the newest file? */
+static int is_torn_tail(file_scan *fs, uint64_t off, int scan_rc) {
+  const unsigned char *p;
+  cdb_rec r;
+  if (!fs->newest)
+    return 0;
+  if (scan_rc == CDB_SCAN_SHORT)
+    return 1;
+  if (cdb_scan_rest_is_zero(&fs->sc, off) == 1)
+    return 1;
+  /* A last record that fails its CRC: its header is sound and it ends
+   * exactly at the end of the file. */
+  if (off + CDB_REC_HEADER_SIZE > fs->sc.file_size)
+    return 1;
+  if (cdb_scan_record(&fs->sc, off, &r) == CDB_SCAN_BAD) {
+    p = fs->sc.buf + (off - fs->sc.buf_at);
+    if (off >= fs->sc.buf_at &&
+        off + CDB_REC_HEADER_SIZE <= fs->sc.buf_at + fs->sc.buf_len &&
+        cdb_rec_decode_header(p, &r) == CDB_DECODE_OK &&
+        off + cdb_rec_size(r.klen, r.vlen) == fs->sc.file_size)
+      return 1;
+  }
+  return 0;
+}
+
+/* A bad record at off that is not a torn tail. */
+static int corrupt_record(file_scan *fs, uint64_t *off) {
+  caskdb *db = fs->db;
+  if (!db->opts.salvage)
+    return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                    "corrupt record in %s at offset %llu", fs->name,
+                    (unsigned long long)*off);
+  db->corrupt_records++;
+  batch_clear(&fs->batch);
+  *off = cdb_scan_resync(&fs->sc, *off);
+  return CASKDB_OK;
+}
+
+static int scan_records(file_scan *fs) {
+  caskdb *db = fs->db;
+  uint64_t off = CDB_FILE_HEADER_SIZE;
+  cdb_rec r;
+  for (;;) {
+    int rc = cdb_scan_record(&fs->sc, off, &r);
+    if (rc == CDB_SCAN_OK) {
+      rc = take_record(fs, off, &r);
+      if (rc == CASKDB_OK) {
+        off += cdb_rec_size(r.klen, r.vlen);
+        continue;
+      }
+      if (rc != CASKDB_ECORRUPT)
+        return rc;
+      rc = CDB_SCAN_BAD; /* broke the batch rules */
+    }
+    if (rc == CDB_SCAN_END)
+      break;
+    if (rc == CDB_SCAN_IOERR)
+      return cdb_fail(db, CASKDB_EIO, fs->sc.err, "cannot read %s", fs->name);
+    if (rc == CDB_SCAN_NOMEM)
+      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading %s",
+                      fs->name);
+    if (is_torn_tail(fs, off, rc))
+      return cut_tail(fs, fs->batch.n > 0 ? fs->batch.start : off);
+    rc = corrupt_record(fs, &off);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  fs->f->size = off;
+  if (fs->batch.n > 0) {
+    /* The file ends inside a batch. */
+    if (fs->newest)
+      return cut_tail(fs, fs->batch.start);
+    return corrupt_record(fs, &off);
+  }
+  return CASKDB_OK;
+}
+
+/* ---- opening one file ---------------------------------------------------- */
+
+/* The newest file is shorter than its header, or its header is zeros:
+ * a crash while it was being created.  A writer removes it. */
+static int drop_torn_new_file(caskdb *db, cdb_file *f, const char *path,
+                              uint64_t size) {
+  cdb_os->close(f->fd);
+  free(f);
+  if (!db->opts.readonly &&
+      (cdb_os->unlink(path) < 0 || cdb_os->sync_dir(db->path) < 0))
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot remove the torn file %s", path);
+  db->truncated_bytes += size;
+  return CASKDB_OK;
+}
+
+static int check_header(caskdb *db, cdb_file *f, const char *name,
+                        uint64_t size, int *torn, int newest) {
+  unsigned char buf[CDB_FILE_HEADER_SIZE];
+  cdb_file_header h;
+  size_t avail = size < sizeof buf ? (size_t)size : sizeof buf;
+  ssize_t got = cdb_os->pread(f->fd, buf, avail, 0);
+  int rc, zero = 1;
+  size_t i;
+  if (got < 0 || (size_t)got != avail)
+    return cdb_fail(db, CASKDB_EIO, errno, "cannot read the header of %s",
+                    name);
+  for (i = 0; i < avail; i++)
+    zero &= buf[i] == 0;
+  rc = cdb_file_header_decode(buf, avail, &h);
+  *torn = newest && (rc == CDB_DECODE_SHORT || (zero && size == avail));
+  if (*torn)
+    return CASKDB_OK;
+  if (rc == CDB_DECODE_VERSION)
+    return cdb_fail(db, CASKDB_EVERSION, 0,
+                    "%s has format version %u; this library reads version %u",
+                    name, (unsigned)h.version, CDB_FORMAT_VERSION);
+  if (rc != CDB_DECODE_OK || h.kind != CDB_FILE_DATA || h.file_id != f->id)
+    return cdb_fail(db, CASKDB_ECORRUPT, 0, "bad file header in %s", name);
+  f->part = h.part;
+  return CASKDB_OK;
+}
+
+static int load_file(caskdb *db, uint32_t id, int newest) {
+  char name[CDB_FILE_NAME_MAX];
+  char *path;
+  cdb_file *f;
+  file_scan fs;
+  uint64_t size;
+  int rc, torn = 0, slot;
+  int writable = newest && !db->opts.readonly;
+
+  cdb_data_file_name(name, id);
+  path = cdb_path_join(db->path, name);
+  f = calloc(1, sizeof *f);
+  if (path == NULL || f == NULL) {
+    free(path);
+    free(f);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  }
+  f->id = id;
+  f->fd = cdb_os->open(path, writable ? O_RDWR : O_RDONLY, 0);
+  if (f->fd < 0 || cdb_os->file_size(f->fd, &size) < 0) {
+    rc = cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot open %s",
+                  path);
+    if (f->fd >= 0)
+      cdb_os->close(f->fd);
+    free(f);
+    free(path);
+    return rc;
+  }
+  rc = check_header(db, f, name, size, &torn, newest);
+  if (rc == CASKDB_OK && torn) {
+    rc = drop_torn_new_file(db, f, path, size);
+    free(path);
+    return rc;
+  }
+  if (rc == CASKDB_ECORRUPT && db->opts.salvage) {
+    /* Skip the whole file, but leave it on disk for the repair tool. */
+    db->corrupt_records++;
+    cdb_os->close(f->fd);
+    free(f);
+    free(path);
+    return CASKDB_OK;
+  }
+  free(path);
+  if (rc != CASKDB_OK) {
+    cdb_os->close(f->fd);
+    free(f);
+    return rc;
+  }
+  slot = cdb_add_file(db, f);
+  if (slot < 0) {
+    cdb_os->close(f->fd);
+    free(f);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  }
+  memset(&fs, 0, sizeof fs);
+  fs.db = db;
+  fs.f = f;
+  fs.slot = (uint32_t)slot;
+  fs.name = name;
+  fs.newest = newest;
+  if (cdb_scanner_init(&fs.sc, f->fd, size) < 0)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  rc = scan_records(&fs);
+  batch_clear(&fs.batch);
+  free(fs.batch.ops);
+  cdb_scanner_free(&fs.sc);
+  return rc;
+}
+
+int cdb_load(caskdb *db) {
+  id_list ids = {NULL, 0, 0};
+  uint32_t newest_id;
+  size_t i;
+  int rc = CASKDB_OK;
+  if (cdb_os->list_dir(db->path, collect_data_file, &ids) != 0) {
+    free(ids.ids);
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot list %s", db->path);
+  }
+  if (ids.n > 0)
+    qsort(ids.ids, ids.n, sizeof *ids.ids, compare_ids);
+  newest_id = ids.n ? ids.ids[ids.n - 1] : 0;
+  for (i = 0; i < ids.n && rc == CASKDB_OK; i++)
+    rc = load_file(db, ids.ids[i], i + 1 == ids.n);
+  free(ids.ids);
+  if (rc != CASKDB_OK || db->opts.readonly)
+    return rc;
+  /* No file yet, or the newest one was dropped or skipped: the file that
+   * takes writes must be a new one, after every id on disk. */
+  if (db->active == NULL || db->active->id != newest_id)
+    return cdb_create_active(db, newest_id + 1);
+  if (db->active->size >= db->opts.max_file_size)
+    return cdb_create_active(db, db->active->id + 1);
+  return CASKDB_OK;
+}

@@ -1,0 +1,997 @@
+/*
+ * caskdb.c -- the Lua binding of the CaskDB engine: `require "caskdb"`.
+ *
+ * The shape follows liolib.c.  A database handle is a full userdata
+ * ("caskdb.db") that is born closed: it exists, with its metatable, before
+ * caskdb_open() is called, so an error half-way leaves nothing to clean up.
+ * One close function serves db:close(), __close and __gc, and closing twice
+ * is harmless.  Every method checks twice: the type (the registry name), then
+ * liveness ("caskdb: database is closed").
+ *
+ * Errors follow DESIGN.md section 5.  A programmer's mistake (a bad argument,
+ * a closed handle, a key over the size limit, a value that cannot be stored)
+ * raises "caskdb: ...".  A failure of the world returns nil, message, code,
+ * where code is caskdb_code_name() of the engine's return code ("io",
+ * "corrupt", "locked", "readonly", ...).  Where nothing can be returned
+ * (db[k] = v, a step of a for loop) a failure of the world raises too.
+ *
+ * Keys: a Lua string is a byte key; an integer is an integer key; a float
+ * with an exact integer value is that integer (as in a Lua table); any other
+ * key is an argument error.
+ *
+ * Values are stored with a type tag (caskdb_meta.type), listed in FORMAT.md:
+ *   0 string   the bytes of the string
+ *   1 integer  8 bytes, little-endian two's complement
+ *   2 float    8 bytes, little-endian IEEE-754 binary64 (bit-exact: NaN,
+ *              infinities and -0.0 come back as they went in)
+ *   3 boolean  1 byte, 0x00 or 0x01
+ *   4 table    one MessagePack object (see lmsgpack.h)
+ * Tags 5..127 are reserved for CaskDB, 128..255 are the application's.  A
+ * record with a tag this binding does not know reads as its raw bytes, as a
+ * string.
+ *
+ * Time to live (db:set(k, v, ttl), db:ttl(k), db:expire(k, ttl)) follows
+ * ngx.shared.DICT: seconds as a number (millisecond resolution), 0 or nil
+ * for "never expires".  The expiry stored is absolute: the system clock
+ * (CLOCK_REALTIME, the engine's default clock) plus the ttl.
+ *
+ * Iterators (pairs, range, prefix) are C closures over a "caskdb.iter"
+ * userdata wrapping a caskdb_iter.  The engine wants every iterator closed
+ * before its handle, so the handle keeps a list of its live iterators and
+ * closes them when it closes, whatever the order of close, __close and
+ * __gc.  The list nodes are malloc'd and owned by the list, not by the
+ * iterator userdata: an iterator collected while the binding holds bytes
+ * the engine handed out (a Lua allocation can run finalizers) only marks its
+ * node as an orphan, closed at the next call on the handle.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "caskdb.h"
+#include "compat.h"
+#include "lauxlib.h"
+#include "lmsgpack.h"
+#include "lua.h"
+
+#define DB_MT "caskdb.db"
+#define ITER_MT "caskdb.iter"
+
+/* The value type tags of this binding (caskdb_meta.type). */
+#define TAG_STRING 0
+#define TAG_INTEGER 1
+#define TAG_FLOAT 2
+#define TAG_BOOLEAN 3
+#define TAG_TABLE 4
+
+typedef struct lnode lnode;
+typedef struct literator literator;
+
+/* A database handle.  db == NULL: closed. */
+typedef struct ldb {
+  caskdb *db;
+  lnode *iters; /* live iterators, orphans included */
+  int busy;     /* the binding holds bytes the engine handed out */
+  int orphans;  /* nodes in iters whose userdata was collected */
+} ldb;
+
+/* One live caskdb_iter, in the list of its handle. */
+struct lnode {
+  caskdb_iter *it;
+  lnode *prev, *next;
+  literator *owner; /* NULL: the userdata was collected (an orphan) */
+};
+
+/* An iterator userdata; its user value 1 is the database userdata. */
+struct literator {
+  ldb *d;
+  lnode *node; /* NULL: finished or closed */
+};
+
+/* ---------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------- */
+
+/* Raise a message made as by lua_pushfstring.  Unlike luaL_error it adds no
+ * "file:line:" in front: every message of the binding starts with
+ * "caskdb:" (the traceback still shows where). */
+static int raisef(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return lua_error(L);
+}
+
+/* Raise "caskdb: bad argument #arg to 'fname' (msg)", counting as Lua does:
+ * in a method call (db:get(k)) the handle is not counted. */
+static int argerror(lua_State *L, int arg, const char *fname, const char *msg) {
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) &&
+      ar.namewhat != NULL && strcmp(ar.namewhat, "method") == 0) {
+    arg--;
+    if (arg == 0)
+      return raisef(L, "caskdb: calling '%s' on bad self (%s)", fname, msg);
+  }
+  return raisef(L, "caskdb: bad argument #%d to '%s' (%s)", arg, fname, msg);
+}
+
+static int typeerror(lua_State *L, int arg, const char *fname,
+                     const char *expected) {
+  const char *got = luaL_typename(L, arg);
+  if (lua_type(L, arg) == LUA_TNUMBER && !lua_isinteger(L, arg))
+    got = "float";
+  return argerror(L, arg, fname,
+                  lua_pushfstring(L, "%s expected, got %s", expected, got));
+}
+
+/* The message of a failure: the engine's detail if it gave one. */
+static void push_message(lua_State *L, caskdb *db, int rc) {
+  const char *msg = db != NULL ? caskdb_errmsg(db) : "";
+  if (msg == NULL || *msg == '\0')
+    msg = caskdb_strerror(rc);
+  lua_pushfstring(L, "caskdb: %s", msg);
+}
+
+/* Return nil, message, code for a failure of the world; raise for
+ * CASKDB_EINVAL and CASKDB_ETOOLARGE, which only a bad argument causes. */
+static int fail(lua_State *L, caskdb *db, int rc) {
+  push_message(L, db, rc);
+  if (rc == CASKDB_EINVAL || rc == CASKDB_ETOOLARGE)
+    return lua_error(L);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  lua_pushstring(L, caskdb_code_name(rc));
+  return 3;
+}
+
+/* Raise the failure (where nothing can be returned). */
+static int raise_failure(lua_State *L, caskdb *db, int rc) {
+  push_message(L, db, rc);
+  return lua_error(L);
+}
+
+/* ---------------------------------------------------------------------------
+ * Iterator bookkeeping
+ * ------------------------------------------------------------------------- */
+
+static void unlink_node(ldb *d, lnode *n) {
+  if (n->prev != NULL)
+    n->prev->next = n->next;
+  else
+    d->iters = n->next;
+  if (n->next != NULL)
+    n->next->prev = n->prev;
+  caskdb_iter_close(n->it);
+  free(n);
+}
+
+/* Close the iterator of `li`, now or (while the engine's bytes are held)
+ * at the next call on its handle. */
+static void iter_release(literator *li) {
+  lnode *n = li->node;
+  if (n == NULL)
+    return;
+  li->node = NULL;
+  if (li->d->busy) {
+    n->owner = NULL;
+    li->d->orphans++;
+  } else {
+    unlink_node(li->d, n);
+  }
+}
+
+static void sweep_orphans(ldb *d) {
+  lnode *n = d->iters;
+  while (d->orphans > 0 && n != NULL) {
+    lnode *next = n->next;
+    if (n->owner == NULL) {
+      unlink_node(d, n);
+      d->orphans--;
+    }
+    n = next;
+  }
+  d->orphans = 0;
+}
+
+/* Close every iterator of the handle (before the handle itself). */
+static void close_iters(ldb *d) {
+  while (d->iters != NULL) {
+    if (d->iters->owner != NULL)
+      d->iters->owner->node = NULL;
+    unlink_node(d, d->iters);
+  }
+  d->orphans = 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Checking arguments
+ * ------------------------------------------------------------------------- */
+
+static ldb *todb(lua_State *L, const char *fname) {
+  ldb *d = (ldb *)luaL_testudata(L, 1, DB_MT);
+  if (d == NULL)
+    typeerror(L, 1, fname, "caskdb database");
+  return d;
+}
+
+/* The open handle at index 1 (raises for anything else). */
+static ldb *checkdb(lua_State *L, const char *fname) {
+  ldb *d = todb(L, fname);
+  if (d->db == NULL)
+    raisef(L, "caskdb: database is closed");
+  d->busy = 0; /* no engine bytes are held across calls */
+  if (d->orphans > 0)
+    sweep_orphans(d);
+  return d;
+}
+
+/* The key at index arg: a string or an integer (or a float with an exact
+ * integer value).  A string key stays valid while it is on the stack. */
+static caskdb_key checkkey(lua_State *L, int arg, const char *fname) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer n = lua_tointegerx(L, arg, &isint);
+    if (isint)
+      return caskdb_key_int((int64_t)n);
+  } else if (lua_type(L, arg) == LUA_TSTRING) {
+    s = lua_tolstring(L, arg, &len);
+    if (len > CASKDB_MAX_KEY_SIZE)
+      argerror(L, arg, fname,
+               lua_pushfstring(L, "key of %I bytes, the limit is %I",
+                               (lua_Integer)len,
+                               (lua_Integer)CASKDB_MAX_KEY_SIZE));
+    return caskdb_key_bytes(s, len);
+  }
+  typeerror(L, arg, fname, "string or integer key");
+  return caskdb_key_int(0); /* not reached */
+}
+
+/* ---------------------------------------------------------------------------
+ * Values: Lua value <-> tag and bytes
+ * ------------------------------------------------------------------------- */
+
+static void put_le64(unsigned char *p, uint64_t v) {
+  int i;
+  for (i = 0; i < 8; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p) {
+  uint64_t v = 0;
+  int i;
+  for (i = 7; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* An encoded value: bytes, length, tag; scalars live in `small`. */
+typedef struct value {
+  const void *data;
+  size_t len;
+  uint8_t tag;
+  unsigned char small[8];
+} value;
+
+static void encode_number(lua_State *L, int arg, value *v) {
+  uint64_t bits;
+  if (lua_isinteger(L, arg)) {
+    bits = (uint64_t)lua_tointeger(L, arg);
+    v->tag = TAG_INTEGER;
+  } else {
+    double x = (double)lua_tonumber(L, arg);
+    memcpy(&bits, &x, sizeof bits);
+    v->tag = TAG_FLOAT;
+  }
+  put_le64(v->small, bits);
+  v->data = v->small;
+  v->len = 8;
+}
+
+/* Encode the table at arg into a buffer pushed on the stack. */
+static void encode_table(lua_State *L, int arg, const char *fname, value *v) {
+  lmsgpack_buf *b = lmsgpack_newbuf(L);
+  const char *err = lmsgpack_encode(L, arg, b);
+  if (err != NULL)
+    argerror(L, arg, fname, err);
+  v->data = b->data;
+  v->len = b->len;
+  v->tag = TAG_TABLE;
+}
+
+/* Encode the non-nil value at arg.  May push one slot (a table's buffer),
+ * which must stay on the stack while v is used. */
+static void checkvalue(lua_State *L, int arg, const char *fname, value *v) {
+  switch (lua_type(L, arg)) {
+  case LUA_TSTRING:
+    v->data = lua_tolstring(L, arg, &v->len);
+    v->tag = TAG_STRING;
+    break;
+  case LUA_TNUMBER:
+    encode_number(L, arg, v);
+    break;
+  case LUA_TBOOLEAN:
+    v->small[0] = (unsigned char)lua_toboolean(L, arg);
+    v->data = v->small;
+    v->len = 1;
+    v->tag = TAG_BOOLEAN;
+    break;
+  case LUA_TTABLE:
+    encode_table(L, arg, fname, v);
+    break;
+  default:
+    typeerror(L, arg, fname, "string, number, boolean, table or nil");
+  }
+  if (v->len > CASKDB_MAX_VALUE_SIZE)
+    argerror(L, arg, fname,
+             lua_pushfstring(L, "value of %I bytes, the limit is %I",
+                             (lua_Integer)v->len,
+                             (lua_Integer)CASKDB_MAX_VALUE_SIZE));
+}
+
+/* Turn the string on top (the stored bytes of a record tagged `tag`) into
+ * its Lua value, in place.  Returns 0, or -1 with the top replaced by a
+ * message if the bytes are not a valid value of their tag. */
+static int decode_top(lua_State *L, uint8_t tag) {
+  size_t len;
+  const unsigned char *p = (const unsigned char *)lua_tolstring(L, -1, &len);
+  const char *kind = NULL;
+  uint64_t bits;
+  double x;
+  switch (tag) {
+  case TAG_INTEGER:
+    if (len != 8) {
+      kind = "integer";
+      break;
+    }
+    lua_pushinteger(L, (lua_Integer)get_le64(p));
+    break;
+  case TAG_FLOAT:
+    if (len != 8) {
+      kind = "float";
+      break;
+    }
+    bits = get_le64(p);
+    memcpy(&x, &bits, sizeof x);
+    lua_pushnumber(L, (lua_Number)x);
+    break;
+  case TAG_BOOLEAN:
+    if (len != 1 || p[0] > 1) {
+      kind = "boolean";
+      break;
+    }
+    lua_pushboolean(L, p[0]);
+    break;
+  case TAG_TABLE:
+    if (!lmsgpack_decode(L, (const char *)p, len)) {
+      kind = "table";
+    } else if (!lua_istable(L, -1)) { /* valid MessagePack, not a table */
+      lua_pop(L, 1);
+      kind = "table";
+    }
+    break;
+  default: /* a string, or a tag unknown here: the raw bytes */
+    return 0;
+  }
+  if (kind != NULL) {
+    lua_pushfstring(L, "caskdb: corrupt %s value", kind);
+    lua_replace(L, -2);
+    return -1;
+  }
+  lua_replace(L, -2);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Time to live
+ * ------------------------------------------------------------------------- */
+
+/* Milliseconds since the Unix epoch, as the engine's default clock. */
+static uint64_t now_ms(void) {
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+  struct timespec ts;
+  if (timespec_get(&ts, TIME_UTC) == TIME_UTC)
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#endif
+  return (uint64_t)time(NULL) * 1000u;
+}
+
+/* The absolute expiry for the ttl at arg (seconds; nil or 0: never). */
+static uint64_t checkttl(lua_State *L, int arg, const char *fname) {
+  lua_Number ttl;
+  uint64_t now, ms;
+  if (lua_isnoneornil(L, arg))
+    return 0;
+  if (lua_type(L, arg) != LUA_TNUMBER)
+    typeerror(L, arg, fname, "time to live in seconds");
+  ttl = lua_tonumber(L, arg);
+  if (!(ttl >= 0) || ttl > 1e12) /* NaN fails too; 1e12 s: 31,000 years */
+    argerror(L, arg, fname, "time to live from 0 to 1e12 seconds expected");
+  if (ttl == 0)
+    return 0;
+  now = now_ms();
+  ms = (uint64_t)(ttl * 1000);
+  if ((lua_Number)ms < ttl * 1000) /* round up: a ttl never ends early */
+    ms++;
+  return now + ms;
+}
+
+/* The seconds left before `expiry` (0: never expires). */
+static lua_Number ttl_left(uint64_t expiry) {
+  uint64_t now = now_ms();
+  if (expiry == 0)
+    return 0;
+  if (expiry <= now)
+    return 0.001;
+  return (lua_Number)(expiry - now) / 1000;
+}
+
+/* ---------------------------------------------------------------------------
+ * Opening
+ * ------------------------------------------------------------------------- */
+
+static int opterror(lua_State *L, const char *name, const char *why) {
+  return raisef(L, "caskdb: bad option '%s' (%s)", name, why);
+}
+
+static int opt_boolean(lua_State *L, const char *name) {
+  if (!lua_isboolean(L, -1))
+    opterror(
+        L, name,
+        lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1)));
+  return lua_toboolean(L, -1);
+}
+
+static lua_Integer opt_integer(lua_State *L, const char *name, lua_Integer min,
+                               lua_Integer max) {
+  int isint = 0;
+  lua_Integer n = 0;
+  if (lua_type(L, -1) == LUA_TNUMBER)
+    n = lua_tointegerx(L, -1, &isint);
+  if (!isint || n < min || n > max)
+    opterror(L, name,
+             lua_pushfstring(L, "integer from %I to %I expected, got %s", min,
+                             max, luaL_tolstring(L, -1, NULL)));
+  return n;
+}
+
+static int opt_sync(lua_State *L) {
+  static const char *const names[] = {"none", "always", "interval", NULL};
+  static const int modes[] = {CASKDB_SYNC_NONE, CASKDB_SYNC_ALWAYS,
+                              CASKDB_SYNC_INTERVAL};
+  int i;
+  if (lua_type(L, -1) == LUA_TSTRING)
+    for (i = 0; names[i] != NULL; i++)
+      if (strcmp(lua_tostring(L, -1), names[i]) == 0)
+        return modes[i];
+  return opterror(L, "sync",
+                  lua_pushfstring(L,
+                                  "\"none\", \"always\" or \"interval\" "
+                                  "expected, got %s",
+                                  luaL_tolstring(L, -1, NULL)));
+}
+
+/* Set one option from the pair on top of the stack: ..., name, value. */
+static void set_option(lua_State *L, caskdb_options *o) {
+  const char *name;
+  if (lua_type(L, -2) != LUA_TSTRING)
+    raisef(L, "caskdb: bad option (names are strings, got %s)",
+           luaL_typename(L, -2));
+  name = lua_tostring(L, -2);
+  if (strcmp(name, "sync") == 0)
+    o->sync = opt_sync(L);
+  else if (strcmp(name, "sync_interval_ms") == 0)
+    o->sync_interval_ms = (uint32_t)opt_integer(L, name, 1, UINT32_MAX);
+  else if (strcmp(name, "max_file_size") == 0)
+    o->max_file_size = (uint64_t)opt_integer(L, name, CASKDB_MIN_FILE_SIZE,
+                                             CASKDB_MAX_FILE_SIZE);
+  else if (strcmp(name, "readonly") == 0)
+    o->readonly = opt_boolean(L, name);
+  else if (strcmp(name, "create") == 0)
+    o->create = opt_boolean(L, name);
+  else if (strcmp(name, "salvage") == 0)
+    o->salvage = opt_boolean(L, name);
+  else
+    opterror(L, name, "unknown option");
+}
+
+static void check_options(lua_State *L, int arg, caskdb_options *o) {
+  caskdb_options_init(o);
+  if (lua_isnoneornil(L, arg))
+    return;
+  if (!lua_istable(L, arg))
+    typeerror(L, arg, "open", "table of options");
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) { /* ..., name, value */
+    set_option(L, o);
+    lua_pop(L, 1);
+  }
+}
+
+static int db_open(lua_State *L) {
+  char errbuf[512];
+  caskdb_options opts;
+  size_t len;
+  const char *path;
+  ldb *d;
+  int rc;
+  if (lua_type(L, 1) != LUA_TSTRING)
+    typeerror(L, 1, "open", "string path");
+  path = lua_tolstring(L, 1, &len);
+  if (strlen(path) != len)
+    argerror(L, 1, "open", "path contains a zero byte");
+  check_options(L, 2, &opts);
+  lua_settop(L, 1);
+  d = (ldb *)lua_newuserdatauv(L, sizeof *d, 1); /* path, db */
+  memset(d, 0, sizeof *d);                       /* born closed */
+  luaL_setmetatable(L, DB_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 2, 1); /* the path, for __tostring */
+  errbuf[0] = '\0';
+  rc = caskdb_open(path, &opts, &d->db, errbuf, sizeof errbuf);
+  if (rc == CASKDB_OK)
+    return 1;
+  d->db = NULL;
+  lua_pushfstring(L, "caskdb: %s", errbuf[0] ? errbuf : caskdb_strerror(rc));
+  if (rc == CASKDB_EINVAL)
+    return lua_error(L);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  lua_pushstring(L, caskdb_code_name(rc));
+  return 3;
+}
+
+/* ---------------------------------------------------------------------------
+ * Closing
+ * ------------------------------------------------------------------------- */
+
+/* close, __close and __gc: true, or nil, message, code if the final flush
+ * failed (the handle is closed all the same). */
+static int db_close(lua_State *L) {
+  ldb *d = todb(L, "close");
+  int rc;
+  if (d->db == NULL) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  close_iters(d);
+  rc = caskdb_close(d->db);
+  d->db = NULL;
+  if (rc != CASKDB_OK)
+    return fail(L, NULL, rc); /* the handle is gone: strerror only */
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_tostring(lua_State *L) {
+  ldb *d = todb(L, "tostring");
+  lua_getiuservalue(L, 1, 1);
+  lua_pushfstring(L, "caskdb: %s (%s)", lua_tostring(L, -1),
+                  d->db != NULL ? "open" : "closed");
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Reading and writing
+ * ------------------------------------------------------------------------- */
+
+/* Push the value of key k of d: 1 result (the value, or nil if missing),
+ * or 3 (nil, message, code). */
+static int push_get(lua_State *L, ldb *d, caskdb_key k) {
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  int rc = caskdb_get(d->db, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  d->busy = 1;
+  lua_pushlstring(L, (const char *)data, len); /* copy before anything */
+  d->busy = 0;
+  if (decode_top(L, meta.type) != 0) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, caskdb_code_name(CASKDB_ECORRUPT));
+    return 3;
+  }
+  return 1;
+}
+
+static int db_get(lua_State *L) {
+  ldb *d = checkdb(L, "get");
+  caskdb_key k = checkkey(L, 2, "get");
+  return push_get(L, d, k);
+}
+
+/* Store (or, for nil, delete) the value at index 3 under the key at 2, to
+ * expire at `expiry` (0: never).  Returns the engine's code (CASKDB_ENOTFOUND
+ * from a delete is OK). */
+static int store(lua_State *L, ldb *d, const char *fname, uint64_t expiry) {
+  caskdb_key k = checkkey(L, 2, fname);
+  caskdb_meta meta;
+  value v;
+  int rc;
+  if (lua_isnil(L, 3)) {
+    rc = caskdb_delete(d->db, k);
+    return rc == CASKDB_ENOTFOUND ? CASKDB_OK : rc;
+  }
+  checkvalue(L, 3, fname, &v); /* db, key, value[, buffer] */
+  memset(&meta, 0, sizeof meta);
+  meta.type = v.tag;
+  meta.expiry = expiry;
+  return caskdb_put(d->db, k, v.data, v.len, &meta);
+}
+
+/* db:set(k, v [, ttl]): true, or nil, message, code.  v == nil deletes. */
+static int db_set(lua_State *L) {
+  ldb *d = checkdb(L, "set");
+  uint64_t expiry;
+  int rc;
+  if (lua_isnone(L, 3))
+    typeerror(L, 3, "set", "value (nil deletes)");
+  expiry = checkttl(L, 4, "set");
+  lua_settop(L, 3);
+  rc = store(L, d, "set", expiry);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_delete(lua_State *L) {
+  ldb *d = checkdb(L, "delete");
+  caskdb_key k = checkkey(L, 2, "delete");
+  int rc = caskdb_delete(d->db, k);
+  if (rc != CASKDB_OK && rc != CASKDB_ENOTFOUND)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, rc == CASKDB_OK);
+  return 1;
+}
+
+static int db_has(lua_State *L) {
+  ldb *d = checkdb(L, "has");
+  caskdb_key k = checkkey(L, 2, "has");
+  int rc = caskdb_exists(d->db, k);
+  if (rc != CASKDB_OK && rc != CASKDB_ENOTFOUND)
+    return raise_failure(L, d->db, rc);
+  lua_pushboolean(L, rc == CASKDB_OK);
+  return 1;
+}
+
+/* db:ttl(k): seconds left (0: never expires), nil if missing, or nil,
+ * message, code. */
+static int db_ttl(lua_State *L) {
+  ldb *d = checkdb(L, "ttl");
+  caskdb_key k = checkkey(L, 2, "ttl");
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  int rc = caskdb_get(d->db, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushnumber(L, ttl_left(meta.expiry));
+  return 1;
+}
+
+/* db:expire(k, ttl): give a live key a new time to live (0: never expires)
+ * by writing its value again.  true if the key existed, false if not, or
+ * nil, message, code. */
+static int db_expire(lua_State *L) {
+  ldb *d = checkdb(L, "expire");
+  caskdb_key k = checkkey(L, 2, "expire");
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  uint64_t expiry;
+  int rc;
+  if (lua_isnoneornil(L, 3))
+    typeerror(L, 3, "expire", "time to live in seconds");
+  expiry = checkttl(L, 3, "expire");
+  rc = caskdb_get(d->db, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  d->busy = 1;
+  lua_pushlstring(L, (const char *)data, len); /* a copy: put needs it */
+  d->busy = 0;
+  meta.expiry = expiry;
+  rc = caskdb_put(d->db, k, lua_tostring(L, -1), len, &meta);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int db_count(lua_State *L) {
+  ldb *d = checkdb(L, "count");
+  lua_pushinteger(L, (lua_Integer)caskdb_count(d->db));
+  return 1;
+}
+
+static int db_sync(lua_State *L) {
+  ldb *d = checkdb(L, "sync");
+  int rc = caskdb_sync(d->db);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void set_figure(lua_State *L, const char *name, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, name);
+}
+
+static int db_stats(lua_State *L) {
+  ldb *d = checkdb(L, "stats");
+  caskdb_stats st;
+  int rc = caskdb_get_stats(d->db, &st);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_createtable(L, 0, 9);
+  set_figure(L, "keys", st.keys);
+  set_figure(L, "data_files", st.data_files);
+  set_figure(L, "disk_bytes", st.disk_bytes);
+  set_figure(L, "live_bytes", st.live_bytes);
+  set_figure(L, "dead_bytes", st.dead_bytes);
+  set_figure(L, "truncated_bytes", st.truncated_bytes);
+  set_figure(L, "corrupt_records", st.corrupt_records);
+  set_figure(L, "keydir_bytes", st.keydir_bytes);
+  set_figure(L, "active_file_id", st.active_file_id);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Dictionary style
+ * ------------------------------------------------------------------------- */
+
+/* __index(db, key): a method of that name, else the value of the key. */
+static int db_index(lua_State *L) {
+  ldb *d;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    return 1;
+  lua_pop(L, 1);
+  d = checkdb(L, "__index");
+  return push_get(L, d, checkkey(L, 2, "__index"));
+}
+
+/* __newindex(db, key, value): set, or delete for nil; raises on failure. */
+static int db_newindex(lua_State *L) {
+  ldb *d = checkdb(L, "__newindex");
+  int rc;
+  lua_settop(L, 3);
+  rc = store(L, d, "__newindex", 0);
+  if (rc != CASKDB_OK)
+    return raise_failure(L, d->db, rc);
+  return 0;
+}
+
+static int db_len(lua_State *L) { return db_count(L); }
+
+/* ---------------------------------------------------------------------------
+ * Iteration
+ * ------------------------------------------------------------------------- */
+
+static void push_key(lua_State *L, const caskdb_key *k) {
+  if (k->is_int)
+    lua_pushinteger(L, (lua_Integer)k->num);
+  else
+    lua_pushlstring(L, (const char *)k->data, k->len);
+}
+
+/* The step function of a for loop: the next key and value, or nil at the
+ * end.  Upvalue 1 is the iterator userdata.  A failure raises. */
+static int iter_step(lua_State *L) {
+  literator *li = (literator *)lua_touserdata(L, lua_upvalueindex(1));
+  ldb *d = li->d;
+  caskdb_key k;
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  int rc;
+  if (d->db == NULL)
+    return raisef(L, "caskdb: database is closed");
+  if (li->node == NULL)
+    return 0; /* finished */
+  rc = caskdb_iter_next(li->node->it, &k, &data, &len, &meta);
+  if (rc == CASKDB_DONE) {
+    iter_release(li);
+    return 0;
+  }
+  if (rc != CASKDB_OK)
+    return raise_failure(L, d->db, rc);
+  d->busy = 1;
+  push_key(L, &k);
+  lua_pushlstring(L, (const char *)data, len); /* key, bytes */
+  d->busy = 0;
+  if (decode_top(L, meta.type) != 0)
+    return lua_error(L);
+  return 2;
+}
+
+static int iter_gc(lua_State *L) {
+  iter_release((literator *)luaL_checkudata(L, 1, ITER_MT));
+  return 0;
+}
+
+/* Push the 4 values of a generic for over `r` (the database is at index 1):
+ * step function, nil, nil, and the iterator as the to-be-closed value. */
+static int push_iter(lua_State *L, ldb *d, const caskdb_range *r) {
+  literator *li = (literator *)lua_newuserdatauv(L, sizeof *li, 1);
+  lnode *n;
+  int rc;
+  li->d = d;
+  li->node = NULL;
+  luaL_setmetatable(L, ITER_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1); /* the iterator keeps its database alive */
+  n = (lnode *)calloc(1, sizeof *n);
+  if (n == NULL)
+    return raisef(L, "caskdb: not enough memory");
+  n->owner = li;
+  n->next = d->iters;
+  if (d->iters != NULL)
+    d->iters->prev = n;
+  d->iters = n;
+  li->node = n; /* owned by the list from here on */
+  rc = caskdb_iter_open(d->db, r, &n->it);
+  if (rc != CASKDB_OK)
+    return raise_failure(L, d->db, rc);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, iter_step, 1); /* iterator, step */
+  lua_insert(L, -2);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  lua_pushnil(L);
+  lua_insert(L, -2); /* step, nil, nil, iterator */
+  return 4;
+}
+
+static int db_pairs(lua_State *L) {
+  ldb *d = checkdb(L, "pairs");
+  lua_settop(L, 1);
+  return push_iter(L, d, NULL);
+}
+
+/* db:range(from, to): from <= key < to; either may be nil. */
+static int db_range(lua_State *L) {
+  ldb *d = checkdb(L, "range");
+  caskdb_range r;
+  caskdb_key from, to;
+  memset(&r, 0, sizeof r);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 2)) {
+    from = checkkey(L, 2, "range");
+    r.from = &from;
+  }
+  if (!lua_isnil(L, 3)) {
+    to = checkkey(L, 3, "range");
+    r.to = &to;
+  }
+  return push_iter(L, d, &r);
+}
+
+/* db:prefix(p): the byte keys starting with p (never an integer key). */
+static int db_prefix(lua_State *L) {
+  ldb *d = checkdb(L, "prefix");
+  caskdb_range r;
+  memset(&r, 0, sizeof r);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    typeerror(L, 2, "prefix", "string");
+  lua_settop(L, 2);
+  r.prefix = lua_tolstring(L, 2, &r.prefix_len);
+  return push_iter(L, d, &r);
+}
+
+/* __pairs: pairs(db) takes only 3 values, so the iterator is closed by the
+ * end of the loop or by __gc. */
+static int db_mpairs(lua_State *L) {
+  db_pairs(L);
+  lua_pop(L, 1);
+  return 3;
+}
+
+/* ---------------------------------------------------------------------------
+ * MessagePack helpers: caskdb.msgpack_encode(v), caskdb.msgpack_decode(s)
+ * ------------------------------------------------------------------------- */
+
+static int mp_encode(lua_State *L) {
+  lmsgpack_buf *b;
+  const char *err;
+  if (lua_isnone(L, 1))
+    typeerror(L, 1, "msgpack_encode", "value");
+  lua_settop(L, 1);
+  b = lmsgpack_newbuf(L);
+  err = lmsgpack_encode(L, 1, b);
+  if (err != NULL)
+    return argerror(L, 1, "msgpack_encode", err);
+  lua_pushlstring(L, b->data, b->len);
+  return 1;
+}
+
+static int mp_decode(lua_State *L) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, 1) != LUA_TSTRING)
+    typeerror(L, 1, "msgpack_decode", "string");
+  s = lua_tolstring(L, 1, &len);
+  if (lmsgpack_decode(L, s, len))
+    return 1;
+  lua_pushnil(L);
+  lua_pushstring(L, "caskdb: corrupt MessagePack data");
+  lua_pushstring(L, caskdb_code_name(CASKDB_ECORRUPT));
+  return 3;
+}
+
+/* ---------------------------------------------------------------------------
+ * The module
+ * ------------------------------------------------------------------------- */
+
+static const luaL_Reg db_methods[] = {
+    {"get", db_get},     {"set", db_set},       {"delete", db_delete},
+    {"has", db_has},     {"count", db_count},   {"pairs", db_pairs},
+    {"range", db_range}, {"prefix", db_prefix}, {"sync", db_sync},
+    {"stats", db_stats}, {"ttl", db_ttl},       {"expire", db_expire},
+    {"close", db_close}, {NULL, NULL}};
+
+static const luaL_Reg db_metamethods[] = {{"__newindex", db_newindex},
+                                          {"__len", db_len},
+                                          {"__pairs", db_mpairs},
+                                          {"__close", db_close},
+                                          {"__gc", db_close},
+                                          {"__tostring", db_tostring},
+                                          {NULL, NULL}};
+
+static const luaL_Reg module_functions[] = {{"open", db_open},
+                                            {"msgpack_encode", mp_encode},
+                                            {"msgpack_decode", mp_decode},
+                                            {NULL, NULL}};
+
+static void create_metatables(lua_State *L) {
+  luaL_newmetatable(L, DB_MT);
+  luaL_setfuncs(L, db_metamethods, 0);
+  luaL_newlib(L, db_methods); /* metatable, methods */
+  lua_pushcclosure(L, db_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, ITER_MT);
+  lua_pushcfunction(L, iter_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, iter_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+}
+
+/* The module's one exported symbol (the build hides the others). */
+#if defined(__GNUC__)
+#define CASKDB_EXPORT __attribute__((visibility("default")))
+#else
+#define CASKDB_EXPORT
+#endif
+
+CASKDB_EXPORT int luaopen_caskdb(lua_State *L);
+
+CASKDB_EXPORT int luaopen_caskdb(lua_State *L) {
+  create_metatables(L);
+  luaL_newlib(L, module_functions);
+  lua_pushstring(L, caskdb_version());
+  lua_setfield(L, -2, "version");
+  lua_pushfstring(L, "caskdb %s", caskdb_version());
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

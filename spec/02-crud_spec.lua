@@ -1,0 +1,121 @@
+-- get, set, delete, has, count and #.
+local helpers = require "spec.helpers"
+
+describe("a database", function()
+  local dir, path, db
+  before_each(function()
+    dir, path = helpers.setup()
+    db = helpers.open(path)
+  end)
+  after_each(function()
+    db:close()
+    helpers.rmrf(dir)
+  end)
+
+  describe("set", function()
+    it("returns true and the value reads back", function()
+      assert.is_true(db:set("othello", "shakespeare"))
+      assert.equal("shakespeare", db:get("othello"))
+    end)
+
+    it("replaces an earlier value", function()
+      db:set("k", "one")
+      db:set("k", "two")
+      assert.equal("two", db:get("k"))
+      assert.equal(1, db:count())
+    end)
+
+    it("with nil deletes the key and returns true", function()
+      db:set("k", "v")
+      assert.is_true(db:set("k", nil))
+      assert.is_nil(db:get("k"))
+      assert.is_false(db:has("k"))
+      assert.is_true(db:set("never", nil))
+    end)
+
+    it("keeps string and integer keys apart", function()
+      db:set(1, "int")
+      db:set("1", "str")
+      assert.equal("int", db:get(1))
+      assert.equal("str", db:get("1"))
+      assert.equal(2, db:count())
+    end)
+
+    it("treats a float with an integer value as that integer key", function()
+      db:set(3.0, "three")
+      assert.equal("three", db:get(3))
+      assert.equal("three", db:get(3.0))
+      assert.equal(math.type(helpers.keys(db:pairs())[1]), "integer")
+    end)
+  end)
+
+  describe("get", function()
+    it("returns nil (one value) for a missing key", function()
+      assert.equal(1, select("#", db:get("missing")))
+      assert.is_nil(db:get("missing"))
+      assert.is_nil(db:get(12345))
+    end)
+  end)
+
+  describe("delete", function()
+    it("returns true if the key existed, false if not", function()
+      db:set("othello", "shakespeare")
+      assert.is_true(db:delete("othello"))
+      assert.is_false(db:delete("othello"))
+      assert.is_false(db:has("othello"))
+      assert.is_nil(db:get("othello"))
+    end)
+
+    it("works on integer keys", function()
+      db:set(-7, true)
+      assert.is_true(db:delete(-7))
+      assert.is_false(db:delete(-7))
+    end)
+  end)
+
+  describe("has", function()
+    it("tells whether a key is live", function()
+      assert.is_false(db:has("a"))
+      db:set("a", false)
+      assert.is_true(db:has("a"))
+      db:delete("a")
+      assert.is_false(db:has("a"))
+    end)
+  end)
+
+  describe("count and #", function()
+    it("give the number of live keys as an integer", function()
+      assert.equal(0, db:count())
+      assert.equal(0, #db)
+      for i = 1, 100 do db:set(i, i) end
+      for i = 1, 100 do db:set("k" .. i, i) end
+      assert.equal(200, db:count())
+      assert.equal(200, #db)
+      assert.equal("integer", math.type(#db))
+      for i = 1, 50 do db:delete(i) end
+      assert.equal(150, #db)
+    end)
+  end)
+
+  describe("sync", function()
+    it("returns true", function()
+      db:set("a", 1)
+      assert.is_true(db:sync())
+    end)
+  end)
+
+  describe("stats", function()
+    it("returns a table with every figure as an integer", function()
+      db:set("a", "b")
+      local st = db:stats()
+      for _, name in ipairs({ "keys", "data_files", "disk_bytes", "live_bytes",
+        "dead_bytes", "truncated_bytes", "corrupt_records", "keydir_bytes",
+        "active_file_id" }) do
+        assert.equal("integer", math.type(st[name]), name)
+      end
+      assert.equal(1, st.keys)
+      assert.equal(0, st.truncated_bytes)
+      assert.equal(0, st.corrupt_records)
+    end)
+  end)
+end)

@@ -58,21 +58,21 @@ const char *caskdb_version(void);
 /* ---------------------------------------------------------------------------
  * Return codes
  * ------------------------------------------------------------------------- */
-#define CASKDB_OK 0          /* success */
-#define CASKDB_DONE 1        /* an iterator has no more pairs */
-#define CASKDB_ENOTFOUND -1  /* no such key (or it has expired) */
-#define CASKDB_EINVAL -2     /* an argument is invalid (NULL, bad option) */
-#define CASKDB_ETOOLARGE -3  /* a key or value is over its size limit */
-#define CASKDB_EIO -4        /* an I/O error; see caskdb_errmsg() */
-#define CASKDB_ENOSPC -5     /* no space left on the device (or quota) */
-#define CASKDB_ECORRUPT -6   /* bad bytes on disk: CRC mismatch, bad length */
-#define CASKDB_ELOCKED -7    /* another writer holds the directory */
-#define CASKDB_EREADONLY -8  /* a write on a handle opened read-only */
-#define CASKDB_ENOMEM -9     /* out of memory */
-#define CASKDB_EPERM -10     /* permission denied by the file system */
-#define CASKDB_EVERSION -11  /* a file of an unknown format version */
-#define CASKDB_ENOENT -12    /* the directory is missing and create is off */
-#define CASKDB_EFAILED -13   /* an earlier write failed; reopen the database */
+#define CASKDB_OK 0         /* success */
+#define CASKDB_DONE 1       /* an iterator has no more pairs */
+#define CASKDB_ENOTFOUND -1 /* no such key (or it has expired) */
+#define CASKDB_EINVAL -2    /* an argument is invalid (NULL, bad option) */
+#define CASKDB_ETOOLARGE -3 /* a key or value is over its size limit */
+#define CASKDB_EIO -4       /* an I/O error; see caskdb_errmsg() */
+#define CASKDB_ENOSPC -5    /* no space left on the device (or quota) */
+#define CASKDB_ECORRUPT -6  /* bad bytes on disk: CRC mismatch, bad length */
+#define CASKDB_ELOCKED -7   /* another writer holds the directory */
+#define CASKDB_EREADONLY -8 /* a write on a handle opened read-only */
+#define CASKDB_ENOMEM -9    /* out of memory */
+#define CASKDB_EPERM -10    /* permission denied by the file system */
+#define CASKDB_EVERSION -11 /* a file of an unknown format version */
+#define CASKDB_ENOENT -12   /* the directory is missing and create is off */
+#define CASKDB_EFAILED -13  /* an earlier write failed; reopen the database */
 
 /* A sentence describing a code, e.g. "database is locked by another
  * writer".  Never NULL; the string is static. */
@@ -87,10 +87,10 @@ const char *caskdb_code_name(int code);
 /* ---------------------------------------------------------------------------
  * Limits
  * ------------------------------------------------------------------------- */
-#define CASKDB_MAX_KEY_SIZE 65536u                 /* bytes in a byte key */
+#define CASKDB_MAX_KEY_SIZE 65536u                  /* bytes in a byte key */
 #define CASKDB_MAX_VALUE_SIZE (1024u * 1024 * 1024) /* 1 GiB */
-#define CASKDB_MIN_FILE_SIZE 4096u                 /* smallest max_file_size */
-#define CASKDB_MAX_FILE_SIZE (2048u * 1024 * 1024) /* largest max_file_size */
+#define CASKDB_MIN_FILE_SIZE 4096u                  /* smallest max_file_size */
+#define CASKDB_MAX_FILE_SIZE (2048u * 1024 * 1024)  /* largest max_file_size */
 
 /* ---------------------------------------------------------------------------
  * Keys
@@ -147,15 +147,18 @@ typedef struct caskdb_meta {
 /* An open database.  Opaque. */
 typedef struct caskdb caskdb;
 
-#define CASKDB_SYNC_NONE 0     /* each write reaches the OS (one write(2))
-                                  before the call returns; survives a process
-                                  crash, not a power cut */
-#define CASKDB_SYNC_ALWAYS 1   /* fdatasync(2) before each write returns;
-                                  survives a power cut */
-#define CASKDB_SYNC_INTERVAL 2 /* fdatasync(2) at the first write that comes
-                                  sync_interval_ms or more after the last
-                                  one; at most that much at risk at a power
-                                  cut while writes continue */
+#define CASKDB_SYNC_NONE                                                       \
+  0 /* each write reaches the OS (one write(2))                                \
+       before the call returns; survives a process                             \
+       crash, not a power cut */
+#define CASKDB_SYNC_ALWAYS                                                     \
+  1 /* fdatasync(2) before each write returns;                                 \
+       survives a power cut */
+#define CASKDB_SYNC_INTERVAL                                                   \
+  2 /* fdatasync(2) at the first write that comes                              \
+       sync_interval_ms or more after the last                                 \
+       one; at most that much at risk at a power                               \
+       cut while writes continue */
 
 /* A clock giving milliseconds since the Unix epoch; used for record
  * timestamps and expiry.  Tests inject their own. */
@@ -265,6 +268,53 @@ uint64_t caskdb_count(const caskdb *db);
  * directory, after a new file was created).  CASKDB_OK, CASKDB_EIO,
  * CASKDB_EFAILED. */
 int caskdb_sync(caskdb *db);
+
+/* ---------------------------------------------------------------------------
+ * Atomic batches
+ * ------------------------------------------------------------------------- */
+
+/* A list of puts and deletes applied all together or not at all.  Opaque.
+ * A batch belongs to no handle until it is committed; it copies every key
+ * and value given to it, so the caller's buffers may be reused at once. */
+typedef struct caskdb_batch caskdb_batch;
+
+/* A new, empty batch in *bp.  CASKDB_OK, CASKDB_EINVAL, CASKDB_ENOMEM. */
+int caskdb_batch_new(caskdb_batch **bp);
+
+/* Add a put to the batch (copies key and value).  CASKDB_OK,
+ * CASKDB_ETOOLARGE (key, value, or the batch over CASKDB_MAX_BATCH_SIZE),
+ * CASKDB_EINVAL, CASKDB_ENOMEM.  A failed add leaves the batch as it was. */
+int caskdb_batch_put(caskdb_batch *b, caskdb_key key, const void *value,
+                     size_t vlen, const caskdb_meta *meta);
+
+/* Add a delete to the batch.  Deleting a key that does not exist when the
+ * batch is committed is not an error.  Codes as caskdb_batch_put. */
+int caskdb_batch_delete(caskdb_batch *b, caskdb_key key);
+
+/* The number of operations in the batch. */
+size_t caskdb_batch_count(const caskdb_batch *b);
+
+/* Empty the batch, keeping its memory for reuse. */
+void caskdb_batch_clear(caskdb_batch *b);
+
+/* Free a batch.  NULL is allowed. */
+void caskdb_batch_free(caskdb_batch *b);
+
+/* The most bytes one batch may take on disk. */
+#define CASKDB_MAX_BATCH_SIZE (2048u * 1024 * 1024)
+
+/* Apply the batch to the database: its records are written with one
+ * write(2) and synced (by the sync mode) once, framed so that after a crash
+ * at any moment the database holds either every operation of the batch or
+ * none (docs/FORMAT.md, "Batches").  Operations apply in the order added; a
+ * later one on the same key wins.  The batch is left unchanged (clear or
+ * free it).  An empty batch writes nothing.
+ *
+ * Returns CASKDB_OK; the write errors of caskdb_put() (nothing of the batch
+ * applied); CASKDB_ENOMEM if memory ran out while updating the keydir after
+ * the batch was written: the handle is then marked failed, as the batch is
+ * on disk, and a reopen shows all of it. */
+int caskdb_batch_commit(caskdb *db, caskdb_batch *b);
 
 /* ---------------------------------------------------------------------------
  * Iteration in key order

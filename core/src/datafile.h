@@ -34,19 +34,19 @@ typedef struct cdb_scanner {
   int fd;
   uint64_t file_size;
   unsigned char *buf;
-  size_t cap;      /* bytes allocated in buf */
-  uint64_t buf_at; /* file offset of buf[0] */
-  size_t buf_len;  /* valid bytes in buf */
-  int err;         /* errno of a failed read */
+  size_t cap;             /* bytes allocated in buf */
+  uint64_t buf_at;        /* file offset of buf[0] */
+  size_t buf_len;         /* valid bytes in buf */
+  int err;                /* errno of a failed read */
   unsigned char *keycopy; /* key of the last streamed record */
 } cdb_scanner;
 
 /* What cdb_scan_record found at an offset. */
-#define CDB_SCAN_OK 0      /* a whole record with a good CRC */
-#define CDB_SCAN_END 1     /* the offset is the end of the file */
-#define CDB_SCAN_SHORT 2   /* the file ends inside the record */
-#define CDB_SCAN_BAD 3     /* bad header or CRC mismatch */
-#define CDB_SCAN_IOERR 4   /* a read failed (scanner->err) */
+#define CDB_SCAN_OK 0    /* a whole record with a good CRC */
+#define CDB_SCAN_END 1   /* the offset is the end of the file */
+#define CDB_SCAN_SHORT 2 /* the file ends inside the record */
+#define CDB_SCAN_BAD 3   /* bad header or CRC mismatch */
+#define CDB_SCAN_IOERR 4 /* a read failed (scanner->err) */
 #define CDB_SCAN_NOMEM 5
 
 /* Start scanning an open file of `file_size` bytes.  0 or -1 (no memory). */

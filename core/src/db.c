@@ -27,7 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- versions, codes and messages ------------------------------------------ */
+/* ---- versions, codes and messages ------------------------------------------
+ */
 
 const char *caskdb_version(void) { return CASKDB_VERSION_STRING; }
 
@@ -52,8 +53,7 @@ static const code_info codes[] = {
     {CASKDB_EPERM, "permission", "permission denied"},
     {CASKDB_EVERSION, "version", "unknown file format version"},
     {CASKDB_ENOENT, "noent", "database directory does not exist"},
-    {CASKDB_EFAILED, "failed",
-     "an earlier write failed; reopen the database"},
+    {CASKDB_EFAILED, "failed", "an earlier write failed; reopen the database"},
 };
 
 static const code_info *find_code(int code) {
@@ -115,7 +115,8 @@ static void clear_error(caskdb *db) {
   db->syserr = 0;
 }
 
-/* ---- clocks ------------------------------------------------------------------ */
+/* ---- clocks
+ * ------------------------------------------------------------------ */
 
 static uint64_t system_clock_ms(void *ctx) {
   struct timespec ts;
@@ -138,7 +139,8 @@ int cdb_expired(const caskdb *db, uint64_t expiry) {
   return expiry != 0 && expiry <= cdb_now_ms(db);
 }
 
-/* ---- options ----------------------------------------------------------------- */
+/* ---- options
+ * ----------------------------------------------------------------- */
 
 void caskdb_options_init(caskdb_options *opts) {
   memset(opts, 0, sizeof *opts);
@@ -158,7 +160,8 @@ static int options_valid(const caskdb_options *o) {
          o->max_file_size <= CASKDB_MAX_FILE_SIZE;
 }
 
-/* ---- files ------------------------------------------------------------------- */
+/* ---- files
+ * ------------------------------------------------------------------- */
 
 char *cdb_path_join(const char *dir, const char *name) {
   size_t a = strlen(dir), b = strlen(name);
@@ -246,7 +249,8 @@ int cdb_create_active(caskdb *db, uint32_t id) {
   return CASKDB_OK;
 }
 
-/* ---- open and close --------------------------------------------------------- */
+/* ---- open and close ---------------------------------------------------------
+ */
 
 static void free_handle(caskdb *db) {
   uint32_t i;
@@ -396,8 +400,7 @@ int caskdb_sync(caskdb *db) {
      * nothing written since the last good sync can be trusted to be on
      * disk, so the handle stops taking writes. */
     db->failed = 1;
-    return cdb_fail(db, CASKDB_EIO, errno, "fdatasync failed on %s",
-                    db->path);
+    return cdb_fail(db, CASKDB_EIO, errno, "fdatasync failed on %s", db->path);
   }
   if (db->need_dir_sync && cdb_os->sync_dir(db->path) < 0) {
     db->failed = 1;
@@ -421,20 +424,21 @@ static int sync_after_write(caskdb *db) {
   return CASKDB_OK;
 }
 
-/* ---- writing ----------------------------------------------------------------- */
+/* ---- writing
+ * ----------------------------------------------------------------- */
 
-static int check_writable(caskdb *db) {
+int cdb_check_writable(caskdb *db) {
   if (db->opts.readonly)
     return cdb_fail(db, CASKDB_EREADONLY, 0, "database %s is read-only",
                     db->path);
   if (db->failed)
-    return cdb_fail(db, CASKDB_EFAILED, 0,
-                    "an earlier write failed; reopen %s", db->path);
+    return cdb_fail(db, CASKDB_EFAILED, 0, "an earlier write failed; reopen %s",
+                    db->path);
   return CASKDB_OK;
 }
 
 /* Start a new active file if a record of `size` bytes does not fit. */
-static int make_room(caskdb *db, uint64_t size) {
+int cdb_make_room(caskdb *db, uint64_t size) {
   cdb_file *old = db->active;
   int rc;
   if (old->size + size <= db->opts.max_file_size ||
@@ -449,9 +453,30 @@ static int make_room(caskdb *db, uint64_t size) {
 }
 
 /* Cut the active file back to `size` after a failed write or sync. */
-static void undo_append(caskdb *db, uint64_t size) {
+void cdb_undo_append(caskdb *db, uint64_t size) {
   if (cdb_os->ftruncate(db->active->fd, size) < 0)
     db->failed = 1;
+}
+
+int cdb_append(caskdb *db, const struct iovec *iov, int iovcnt, uint64_t total,
+               uint64_t *off) {
+  uint64_t start = db->active->size;
+  int rc;
+  if (cdb_os->pwritev_all(db->active->fd, iov, iovcnt, start) < 0) {
+    int err = errno;
+    cdb_undo_append(db, start);
+    return cdb_fail(db, cdb_code_from_errno(err), err,
+                    "cannot write to data file %010u",
+                    (unsigned)db->active->id);
+  }
+  rc = sync_after_write(db);
+  if (rc != CASKDB_OK) {
+    cdb_undo_append(db, start);
+    return rc;
+  }
+  *off = start;
+  db->active->size = start + total;
+  return CASKDB_OK;
 }
 
 /* Append one record (header already in db->hdrbuf) and sync it.  On
@@ -459,35 +484,35 @@ static void undo_append(caskdb *db, uint64_t size) {
 static int append_record(caskdb *db, const unsigned char *key, size_t klen,
                          const void *value, size_t vlen, uint64_t *off) {
   struct iovec iov[3];
-  uint64_t start = db->active->size;
-  int rc;
   iov[0].iov_base = db->hdrbuf;
   iov[0].iov_len = CDB_REC_HEADER_SIZE;
   iov[1].iov_base = (void *)key;
   iov[1].iov_len = klen;
   iov[2].iov_base = (void *)value;
   iov[2].iov_len = vlen;
-  if (cdb_os->pwritev_all(db->active->fd, iov, 3, start) < 0) {
-    int err = errno;
-    undo_append(db, start);
-    return cdb_fail(db, cdb_code_from_errno(err), err,
-                    "cannot write to data file %010u",
-                    (unsigned)db->active->id);
+  return cdb_append(db, iov, 3, cdb_rec_size(klen, vlen), off);
+}
+
+int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
+              const cdb_loc *loc, int is_delete) {
+  cdb_loc old;
+  int rc;
+  if (is_delete || cdb_expired(db, loc->expiry)) {
+    if (cdb_kd_del(db->kd, canon, clen, &old) == 1)
+      db->slots[old.slot]->live_bytes -= old.size;
+    return CASKDB_OK;
   }
-  rc = sync_after_write(db);
-  if (rc != CASKDB_OK) {
-    undo_append(db, start);
-    return rc;
-  }
-  *off = start;
-  db->active->size = start + CDB_REC_HEADER_SIZE + klen + vlen;
+  rc = cdb_kd_set(db->kd, canon, clen, loc, &old);
+  if (rc < 0)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory growing the keydir");
+  if (rc == 0)
+    db->slots[old.slot]->live_bytes -= old.size;
+  db->slots[loc->slot]->live_bytes += loc->size;
   return CASKDB_OK;
 }
 
 /* The slot of the active file. */
-static uint32_t active_slot(const caskdb *db) {
-  return db->order[db->nfiles - 1];
-}
+uint32_t cdb_active_slot(const caskdb *db) { return db->order[db->nfiles - 1]; }
 
 /* Write one put or delete record of the canonical key in db->keybuf. */
 static int write_record(caskdb *db, size_t clen, int type, const void *value,
@@ -513,14 +538,14 @@ static int write_record(caskdb *db, size_t clen, int type, const void *value,
   r.key = kbytes;
   r.value = value;
   size = cdb_rec_size(klen, vlen);
-  rc = make_room(db, size);
+  rc = cdb_make_room(db, size);
   if (rc != CASKDB_OK)
     return rc;
   cdb_rec_encode_header(db->hdrbuf, &r);
   rc = append_record(db, kbytes, klen, value, vlen, &off);
   if (rc != CASKDB_OK)
     return rc;
-  loc->slot = active_slot(db);
+  loc->slot = cdb_active_slot(db);
   loc->offset = (uint32_t)off;
   loc->size = (uint32_t)size;
   loc->expiry = r.expiry;
@@ -529,7 +554,7 @@ static int write_record(caskdb *db, size_t clen, int type, const void *value,
 
 int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
                const caskdb_meta *meta) {
-  cdb_loc loc, old;
+  cdb_loc loc;
   size_t clen;
   int rc;
   if (db == NULL || (value == NULL && vlen > 0))
@@ -540,28 +565,19 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
     return rc;
   if (vlen > CASKDB_MAX_VALUE_SIZE)
     return CASKDB_ETOOLARGE;
-  rc = check_writable(db);
+  rc = cdb_check_writable(db);
   if (rc != CASKDB_OK)
     return rc;
   rc = write_record(db, clen, CDB_REC_PUT, value, vlen, meta, &loc);
   if (rc != CASKDB_OK)
     return rc;
-  if (cdb_expired(db, loc.expiry)) {
-    /* Written already expired: it only hides older values. */
-    if (cdb_kd_del(db->kd, db->keybuf, clen, &old) == 1)
-      db->slots[old.slot]->live_bytes -= old.size;
-    return CASKDB_OK;
-  }
-  rc = cdb_kd_set(db->kd, db->keybuf, clen, &loc, &old);
-  if (rc < 0) {
-    undo_append(db, loc.offset);
+  rc = cdb_apply(db, db->keybuf, clen, &loc, 0);
+  if (rc != CASKDB_OK) {
+    /* Out of memory: take the record back so disk and memory agree. */
+    cdb_undo_append(db, loc.offset);
     db->active->size = loc.offset;
-    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory growing keydir");
   }
-  if (rc == 0)
-    db->slots[old.slot]->live_bytes -= old.size;
-  db->active->live_bytes += loc.size;
-  return CASKDB_OK;
+  return rc;
 }
 
 int caskdb_delete(caskdb *db, caskdb_key key) {
@@ -575,7 +591,7 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
   rc = cdb_key_to_canon(&key, db->keybuf, &clen);
   if (rc != CASKDB_OK)
     return rc;
-  rc = check_writable(db);
+  rc = cdb_check_writable(db);
   if (rc != CASKDB_OK)
     return rc;
   e = cdb_kd_find(db->kd, db->keybuf, clen);
@@ -614,8 +630,8 @@ int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
   got = cdb_os->pread(f->fd, db->rbuf, loc->size, loc->offset);
   if (got < 0)
     return cdb_fail(db, cdb_code_from_errno(errno), errno,
-                    "cannot read data file %010u at offset %u",
-                    (unsigned)f->id, (unsigned)loc->offset);
+                    "cannot read data file %010u at offset %u", (unsigned)f->id,
+                    (unsigned)loc->offset);
   if ((size_t)got != loc->size ||
       cdb_rec_decode(db->rbuf, loc->size, r) != CDB_DECODE_OK)
     return cdb_fail(db, CASKDB_ECORRUPT, 0,

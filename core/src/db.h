@@ -14,6 +14,7 @@
 #include "record.h"
 
 #include <stdarg.h>
+#include <sys/uio.h>
 #include <stdint.h>
 
 typedef struct cdb_file {
@@ -86,6 +87,33 @@ int cdb_add_file(caskdb *db, cdb_file *f);
 
 /* Create data file `id` with its header as the new active file. */
 int cdb_create_active(caskdb *db, uint32_t id);
+
+/* ---- the write path (db.c), shared with batch.c -------------------------- */
+
+/* CASKDB_OK if the handle may write, else CASKDB_EREADONLY/EFAILED. */
+int cdb_check_writable(caskdb *db);
+
+/* Start a new active file if `size` more bytes do not fit in this one
+ * (a non-empty file is never taken past max_file_size). */
+int cdb_make_room(caskdb *db, uint64_t size);
+
+/* Write the iovecs (total bytes) at the end of the active file and sync as
+ * the mode says.  On failure the file is cut back (or the handle marked
+ * failed).  On CASKDB_OK, *off is where the bytes start. */
+int cdb_append(caskdb *db, const struct iovec *iov, int iovcnt, uint64_t total,
+               uint64_t *off);
+
+/* Cut the active file back to `size` (undo an append). */
+void cdb_undo_append(caskdb *db, uint64_t size);
+
+/* The slot of the active file. */
+uint32_t cdb_active_slot(const caskdb *db);
+
+/* Point the keydir at loc for the canonical key (or remove the key, for a
+ * delete or an expired put), keeping each file's live byte count right.
+ * CASKDB_OK or CASKDB_ENOMEM. */
+int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
+              const cdb_loc *loc, int is_delete);
 
 /* Detach every iterator of db before it is freed: they stay allocated
  * until caskdb_iter_close, and report CASKDB_EINVAL meanwhile (iter.c). */

@@ -20,7 +20,7 @@
 #include <string.h>
 
 /* Where the next call starts. */
-#define AT_START 0 /* seek to `start`, inclusive */
+#define AT_START 0   /* seek to `start`, inclusive */
 #define AFTER_LAST 1 /* the first key > `last` */
 
 struct caskdb_iter {
@@ -100,9 +100,8 @@ void cdb_iter_detach_all(caskdb *db) {
 static int set_start(caskdb_iter *it, const unsigned char *k, size_t klen) {
   const unsigned char *best = k;
   size_t best_len = klen;
-  if (it->prefix &&
-      (best == NULL ||
-       canon_compare(it->prefix, it->prefix_len, best, best_len) > 0)) {
+  if (it->prefix && (best == NULL || canon_compare(it->prefix, it->prefix_len,
+                                                   best, best_len) > 0)) {
     best = it->prefix;
     best_len = it->prefix_len;
   }
@@ -152,8 +151,7 @@ static int build_bounds(caskdb_iter *it, const caskdb_range *range,
   return set_start(it, NULL, 0);
 }
 
-int caskdb_iter_open(caskdb *db, const caskdb_range *range,
-                     caskdb_iter **itp) {
+int caskdb_iter_open(caskdb *db, const caskdb_range *range, caskdb_iter **itp) {
   caskdb_range all;
   caskdb_iter *it;
   int rc;

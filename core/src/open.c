@@ -28,7 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- listing the directory ------------------------------------------------ */
+/* ---- listing the directory ------------------------------------------------
+ */
 
 typedef struct id_list {
   uint32_t *ids;
@@ -81,8 +82,8 @@ static void batch_clear(pending_batch *b) {
   b->n = 0;
 }
 
-static int batch_push(pending_batch *b, const unsigned char *canon,
-                      size_t clen, const cdb_loc *loc, int is_delete) {
+static int batch_push(pending_batch *b, const unsigned char *canon, size_t clen,
+                      const cdb_loc *loc, int is_delete) {
   pending_op *op;
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 16;
@@ -106,31 +107,11 @@ static int batch_push(pending_batch *b, const unsigned char *canon,
 
 /* ---- applying records to the keydir -------------------------------------- */
 
-/* The key now lives at loc (or, for a delete or an expired put, nowhere).
- * Keeps each file's live byte count right. */
-static int apply(caskdb *db, const unsigned char *canon, size_t clen,
-                 const cdb_loc *loc, int is_delete) {
-  cdb_loc old;
-  int rc;
-  if (is_delete || cdb_expired(db, loc->expiry)) {
-    if (cdb_kd_del(db->kd, canon, clen, &old) == 1)
-      db->slots[old.slot]->live_bytes -= old.size;
-    return CASKDB_OK;
-  }
-  rc = cdb_kd_set(db->kd, canon, clen, loc, &old);
-  if (rc < 0)
-    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory loading keydir");
-  if (rc == 0)
-    db->slots[old.slot]->live_bytes -= old.size;
-  db->slots[loc->slot]->live_bytes += loc->size;
-  return CASKDB_OK;
-}
-
 static int apply_batch(caskdb *db, pending_batch *b) {
   size_t i;
   for (i = 0; i < b->n; i++) {
     pending_op *op = &b->ops[i];
-    int rc = apply(db, op->canon, op->clen, &op->loc, op->is_delete);
+    int rc = cdb_apply(db, op->canon, op->clen, &op->loc, op->is_delete);
     if (rc != CASKDB_OK)
       return rc;
   }
@@ -138,7 +119,8 @@ static int apply_batch(caskdb *db, pending_batch *b) {
   return CASKDB_OK;
 }
 
-/* ---- reading one file ------------------------------------------------------ */
+/* ---- reading one file ------------------------------------------------------
+ */
 
 typedef struct file_scan {
   caskdb *db;
@@ -179,7 +161,7 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
   }
   if (fs->batch.n > 0)
     return CASKDB_ECORRUPT;
-  return apply(db, db->keybuf, clen, &loc, r->type == CDB_REC_DELETE);
+  return cdb_apply(db, db->keybuf, clen, &loc, r->type == CDB_REC_DELETE);
 }
 
 /* Cut the newest file at `cut`: a writer truncates it, a reader ignores
@@ -192,8 +174,8 @@ static int cut_tail(file_scan *fs, uint64_t cut) {
     if (cdb_os->ftruncate(fs->f->fd, cut) < 0 ||
         cdb_os->fdatasync(fs->f->fd) < 0)
       return cdb_fail(db, cdb_code_from_errno(errno), errno,
-                      "cannot cut the torn tail of %s at offset %llu",
-                      fs->name, (unsigned long long)cut);
+                      "cannot cut the torn tail of %s at offset %llu", fs->name,
+                      (unsigned long long)cut);
   }
   db->truncated_bytes += end - cut;
   fs->f->size = cut;
@@ -340,8 +322,8 @@ static int load_file(caskdb *db, uint32_t id, int newest) {
   f->id = id;
   f->fd = cdb_os->open(path, writable ? O_RDWR : O_RDONLY, 0);
   if (f->fd < 0 || cdb_os->file_size(f->fd, &size) < 0) {
-    rc = cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot open %s",
-                  path);
+    rc =
+        cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot open %s", path);
     if (f->fd >= 0)
       cdb_os->close(f->fd);
     free(f);
@@ -396,8 +378,8 @@ int cdb_load(caskdb *db) {
   int rc = CASKDB_OK;
   if (cdb_os->list_dir(db->path, collect_data_file, &ids) != 0) {
     free(ids.ids);
-    return cdb_fail(db, cdb_code_from_errno(errno), errno,
-                    "cannot list %s", db->path);
+    return cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot list %s",
+                    db->path);
   }
   if (ids.n > 0)
     qsort(ids.ids, ids.n, sizeof *ids.ids, compare_ids);

@@ -32,8 +32,7 @@ typedef struct cdb_os_table {
   ssize_t (*pread)(int fd, void *buf, size_t n, uint64_t off);
   /* Write every byte of the iovecs at off, retrying short writes and EINTR.
    * Returns 0, or -1 if any call failed: some prefix may then be written. */
-  int (*pwritev_all)(int fd, const struct iovec *iov, int iovcnt,
-                     uint64_t off);
+  int (*pwritev_all)(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
   /* fdatasync(2). */
   int (*fdatasync)(int fd);
   /* fsync(2) of a directory, so that created/renamed/removed entries are

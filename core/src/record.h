@@ -43,7 +43,8 @@ static inline void put_u64le(unsigned char *p, uint64_t v) {
   put_u32le(p + 4, (uint32_t)(v >> 32));
 }
 
-/* ---- file header ---------------------------------------------------------- */
+/* ---- file header ----------------------------------------------------------
+ */
 
 #define CDB_FORMAT_VERSION 1
 #define CDB_FILE_HEADER_SIZE 24
@@ -73,7 +74,8 @@ void cdb_file_header_encode(unsigned char out[CDB_FILE_HEADER_SIZE],
 int cdb_file_header_decode(const unsigned char *p, size_t avail,
                            cdb_file_header *h);
 
-/* ---- data records --------------------------------------------------------- */
+/* ---- data records ---------------------------------------------------------
+ */
 
 #define CDB_REC_HEADER_SIZE 36
 

@@ -199,9 +199,9 @@ static void test_limits_and_invalid(void) {
            CASKDB_OK);
   CHECK(holds(db, caskdb_key_bytes(key, big - 1), "max", 3));
   /* A value over the limit is refused before anything is read from it. */
-  CHECK_EQ(caskdb_put(db, skey("v"), key, (size_t)CASKDB_MAX_VALUE_SIZE + 1,
-                      NULL),
-           CASKDB_ETOOLARGE);
+  CHECK_EQ(
+      caskdb_put(db, skey("v"), key, (size_t)CASKDB_MAX_VALUE_SIZE + 1, NULL),
+      CASKDB_ETOOLARGE);
   CHECK_EQ(caskdb_put(db, skey("v"), NULL, 1, NULL), CASKDB_EINVAL);
   CHECK_EQ(caskdb_put(db, caskdb_key_bytes(NULL, 3), "x", 1, NULL),
            CASKDB_EINVAL);
@@ -421,8 +421,8 @@ static void test_million_keys(void) {
   CHECK(ok);
   caskdb_get_stats(db, &st);
   CHECK_EQ(st.keys, n);
-  printf("keydir: %.1f bytes per key at %d keys\n",
-         (double)st.keydir_bytes / n, n);
+  printf("keydir: %.1f bytes per key at %d keys\n", (double)st.keydir_bytes / n,
+         n);
   caskdb_close(db);
 }
 

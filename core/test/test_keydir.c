@@ -1,0 +1,648 @@
+/*
+ * test_keydir.c -- the keydir against a model: a plain sorted array.
+ *
+ * A fixed-seed random workload of inserts, updates and deletes runs on both
+ * the keydir and the model, and after every step the keydir must answer as
+ * the model does: the return codes, the old locations, find, count, the
+ * version (changing exactly on inserts of new keys and on removals), the full
+ * ordered walk and seeks to keys present, absent, before the first and after
+ * the last.  Keys come from small alphabets that include zero bytes, so keys
+ * that are prefixes of each other and the empty key turn up all the time.
+ *
+ * CDB_TEST_SCALE in the environment multiplies the workload sizes (default
+ * 1; the valgrind run uses a fraction, e.g. CDB_TEST_SCALE=0.1).
+ */
+#include "check.h"
+#include "keydir.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- A deterministic random generator (xorshift64*) -------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rng(void) {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 0x2545f4914f6cdd1du;
+}
+
+static size_t rng_below(size_t n) { return (size_t)(rng() % n); }
+
+static double scale = 1.0;
+
+static size_t scaled(size_t n) {
+  size_t s = (size_t)((double)n * scale);
+  return s < 1 ? 1 : s;
+}
+
+/* ---- The model: a sorted pool of distinct keys, each present or not ----- */
+
+enum { KEY_MAX = 65536 };
+
+typedef struct pool_key {
+  unsigned char *bytes;
+  size_t len;
+} pool_key;
+
+typedef struct model {
+  pool_key *keys; /* sorted, distinct: every key the workload can use */
+  size_t nkeys;
+  unsigned char *present; /* present[i]: keys[i] is in the keydir */
+  cdb_loc *locs;          /* and then at locs[i] */
+  size_t n;               /* keys present */
+  size_t *live;           /* indices of the present keys, in order ... */
+  size_t nlive;           /* ... as of the last model_snapshot() */
+} model;
+
+static int key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
+                   size_t blen) {
+  size_t common = alen < blen ? alen : blen;
+  int c = common ? memcmp(a, b, common) : 0;
+  if (c)
+    return c;
+  return (alen > blen) - (alen < blen);
+}
+
+static int pool_key_cmp(const void *a, const void *b) {
+  const pool_key *x = a, *y = b;
+  return key_cmp(x->bytes, x->len, y->bytes, y->len);
+}
+
+/* A random key of 0..maxlen bytes drawn from `alphabet`. */
+static size_t random_key(unsigned char *key, size_t maxlen,
+                         const unsigned char *alphabet, size_t asize) {
+  size_t klen = rng_below(maxlen + 1);
+  for (size_t i = 0; i < klen; i++)
+    key[i] = alphabet[rng_below(asize)];
+  return klen;
+}
+
+/* A pool of up to `draws` distinct random keys, none present. */
+static void model_init(model *m, size_t draws, size_t maxlen,
+                       const unsigned char *alphabet, size_t asize) {
+  unsigned char key[64];
+  REQUIRE(maxlen <= sizeof key);
+  m->keys = malloc(draws * sizeof m->keys[0]);
+  REQUIRE(m->keys);
+  for (size_t i = 0; i < draws; i++) {
+    size_t len = random_key(key, maxlen, alphabet, asize);
+    m->keys[i].bytes = malloc(len ? len : 1);
+    REQUIRE(m->keys[i].bytes);
+    if (len)
+      memcpy(m->keys[i].bytes, key, len);
+    m->keys[i].len = len;
+  }
+  qsort(m->keys, draws, sizeof m->keys[0], pool_key_cmp);
+  m->nkeys = 0;
+  for (size_t i = 0; i < draws; i++) {
+    if (m->nkeys > 0 && pool_key_cmp(&m->keys[m->nkeys - 1], &m->keys[i]) == 0)
+      free(m->keys[i].bytes);
+    else
+      m->keys[m->nkeys++] = m->keys[i];
+  }
+  m->present = calloc(m->nkeys, 1);
+  m->locs = calloc(m->nkeys, sizeof m->locs[0]);
+  m->live = malloc(m->nkeys * sizeof m->live[0]);
+  REQUIRE(m->present && m->locs && m->live);
+  m->n = m->nlive = 0;
+}
+
+static void model_free(model *m) {
+  for (size_t i = 0; i < m->nkeys; i++)
+    free(m->keys[i].bytes);
+  free(m->keys);
+  free(m->present);
+  free(m->locs);
+  free(m->live);
+}
+
+static void model_snapshot(model *m) {
+  m->nlive = 0;
+  for (size_t i = 0; i < m->nkeys; i++)
+    if (m->present[i])
+      m->live[m->nlive++] = i;
+}
+
+/* The first pool index whose key is >= key. */
+static size_t pool_lower_bound(const model *m, const unsigned char *key,
+                               size_t klen) {
+  size_t lo = 0, hi = m->nkeys;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (key_cmp(m->keys[mid].bytes, m->keys[mid].len, key, klen) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The first index into m->live whose key is >= key. */
+static size_t live_lower_bound(const model *m, const unsigned char *key,
+                               size_t klen) {
+  size_t p = pool_lower_bound(m, key, klen);
+  size_t lo = 0, hi = m->nlive;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->live[mid] < p)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+static cdb_loc loc_make(uint64_t seed) {
+  cdb_loc loc;
+  loc.slot = (uint32_t)seed;
+  loc.offset = (uint32_t)(seed >> 8);
+  loc.size = (uint32_t)(seed >> 16);
+  loc.expiry = seed * 31;
+  return loc;
+}
+
+static int loc_equal(const cdb_loc *a, const cdb_loc *b) {
+  return a->slot == b->slot && a->offset == b->offset && a->size == b->size &&
+         a->expiry == b->expiry;
+}
+
+/* Whether e is pool key i with its model location. */
+static int entry_is(const cdb_entry *e, const model *m, size_t i) {
+  const pool_key *k = &m->keys[i];
+  return e && key_cmp(e->key, e->klen, k->bytes, k->len) == 0 &&
+         loc_equal(&e->loc, &m->locs[i]);
+}
+
+/* Walks the whole keydir with a cursor and compares it with the model. */
+static void check_walk(const cdb_keydir *kd, model *m) {
+  model_snapshot(m);
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  size_t j = 0;
+  int same = 1;
+  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
+       cdb_kd_cursor_next(kd, &cur)) {
+    if (j >= m->nlive || !entry_is(e, m, m->live[j])) {
+      same = 0;
+      break;
+    }
+    j++;
+  }
+  CHECK(same);
+  CHECK_EQ(j, m->n);
+  CHECK_EQ(cdb_kd_count(kd), m->n);
+}
+
+/* Seeks to key and checks a few steps against the model (after a
+ * model_snapshot). */
+static void check_seek(const cdb_keydir *kd, const model *m,
+                       const unsigned char *key, size_t klen) {
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, key, klen, &cur);
+  size_t j = live_lower_bound(m, key, klen);
+  int same = 1;
+  for (int step = 0; step < 3; step++, j++) {
+    cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
+    if (j >= m->nlive ? e != NULL : !entry_is(e, m, m->live[j]))
+      same = 0;
+    cdb_kd_cursor_next(kd, &cur);
+  }
+  CHECK(same);
+}
+
+/* Seeks to keys present, to keys just after them (a zero byte appended),
+ * to pool keys that may be absent, before the first and after the last. */
+static void check_seeks(const cdb_keydir *kd, model *m) {
+  unsigned char buf[65];
+  model_snapshot(m);
+  for (size_t j = 0; j < m->nlive; j += 1 + rng_below(16)) {
+    const pool_key *k = &m->keys[m->live[j]];
+    check_seek(kd, m, k->bytes, k->len);
+    memcpy(buf, k->bytes, k->len);
+    buf[k->len] = 0;
+    check_seek(kd, m, buf, k->len + 1);
+  }
+  for (int i = 0; i < 200; i++) {
+    const pool_key *k = &m->keys[rng_below(m->nkeys)];
+    check_seek(kd, m, k->bytes, k->len);
+  }
+  check_seek(kd, m, (const unsigned char *)"", 0);
+  check_seek(kd, m, NULL, 0);
+  memset(buf, 0xff, 64);
+  check_seek(kd, m, buf, 64);
+}
+
+/* ---- The random workload ------------------------------------------------ */
+
+/* One set of pool key i on both; checks the return code, *old, the version
+ * and that an update keeps the entry where it is. */
+static void step_set(cdb_keydir *kd, model *m, size_t i, uint64_t seed) {
+  const pool_key *k = &m->keys[i];
+  cdb_loc loc = loc_make(seed), old;
+  memset(&old, 0, sizeof old);
+  uint64_t version = cdb_kd_version(kd);
+  cdb_entry *before = cdb_kd_find(kd, k->bytes, k->len);
+  int rc = cdb_kd_set(kd, k->bytes, k->len, &loc, &old);
+  if (m->present[i]) {
+    CHECK_EQ(rc, 0);
+    CHECK(loc_equal(&old, &m->locs[i]));
+    CHECK_EQ(cdb_kd_version(kd), version);
+    CHECK(before && cdb_kd_find(kd, k->bytes, k->len) == before);
+  } else {
+    CHECK_EQ(rc, 1);
+    CHECK(before == NULL);
+    CHECK(cdb_kd_version(kd) != version);
+    m->present[i] = 1;
+    m->n++;
+  }
+  m->locs[i] = loc;
+  cdb_entry *e = cdb_kd_find(kd, k->bytes, k->len);
+  CHECK(e && loc_equal(&e->loc, &loc));
+}
+
+static void step_del(cdb_keydir *kd, model *m, size_t i) {
+  const pool_key *k = &m->keys[i];
+  cdb_loc old;
+  uint64_t version = cdb_kd_version(kd);
+  int rc = cdb_kd_del(kd, k->bytes, k->len, &old);
+  if (m->present[i]) {
+    CHECK_EQ(rc, 1);
+    CHECK(loc_equal(&old, &m->locs[i]));
+    CHECK(cdb_kd_version(kd) != version);
+    m->present[i] = 0;
+    m->n--;
+  } else {
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(cdb_kd_version(kd), version);
+  }
+  CHECK(cdb_kd_find(kd, k->bytes, k->len) == NULL);
+}
+
+/* `ops` random sets (set_percent of them) and deletes of pool keys, with
+ * full checks now and then. */
+static void run_workload(cdb_keydir *kd, model *m, size_t ops,
+                         int set_percent) {
+  size_t check_every = ops / 6 + 1;
+  for (size_t op = 0; op < ops; op++) {
+    size_t i = rng_below(m->nkeys);
+    if ((int)rng_below(100) < set_percent)
+      step_set(kd, m, i, rng());
+    else
+      step_del(kd, m, i);
+    CHECK_EQ(cdb_kd_count(kd), m->n);
+    if (op % check_every == 0) {
+      check_walk(kd, m);
+      check_seeks(kd, m);
+    }
+  }
+  check_walk(kd, m);
+  check_seeks(kd, m);
+}
+
+/* Deletes every key: from the first, from the last or in random order. */
+static void delete_everything(cdb_keydir *kd, model *m, int how) {
+  model_snapshot(m);
+  size_t total = m->nlive;
+  if (how == 2)
+    for (size_t j = total; j > 1; j--) { /* shuffle */
+      size_t r = rng_below(j), t = m->live[j - 1];
+      m->live[j - 1] = m->live[r];
+      m->live[r] = t;
+    }
+  size_t *order = malloc((total ? total : 1) * sizeof order[0]);
+  REQUIRE(order);
+  for (size_t j = 0; j < total; j++)
+    order[j] = m->live[how == 1 ? total - 1 - j : j];
+  for (size_t j = 0; j < total; j++) {
+    step_del(kd, m, order[j]);
+    if (j % 4999 == 0)
+      check_walk(kd, m);
+  }
+  free(order);
+  CHECK_EQ(m->n, 0);
+  check_walk(kd, m);
+  check_seeks(kd, m);
+}
+
+static const unsigned char tiny_alphabet[] = {0x00, 0x01, 'a', 0xff};
+static const unsigned char wide_alphabet[] = {0x00, 0x01, 0x02, 'a',
+                                              'b',  'c',  0x7f, 0xfe, 0xff};
+
+/* Few distinct short keys: many updates, prefixes, zero bytes, "". */
+static void test_dense_workload(void) {
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  size_t empty_bytes = cdb_kd_bytes(kd);
+  model m;
+  model_init(&m, 20000, 6, tiny_alphabet, 4);
+  run_workload(kd, &m, scaled(40000), 60);
+  for (int how = 0; how < 3; how++) {
+    delete_everything(kd, &m, how);
+    CHECK_EQ(cdb_kd_bytes(kd), empty_bytes);
+    run_workload(kd, &m, scaled(15000), 70);
+  }
+  model_free(&m);
+  cdb_kd_free(kd);
+}
+
+/* Many distinct keys: grow to a tree of three levels, shrink, churn,
+ * delete everything three ways and grow again. */
+static void test_wide_workload(void) {
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  size_t empty_bytes = cdb_kd_bytes(kd);
+  model m;
+  model_init(&m, scaled(250000), 12, wide_alphabet, 9);
+  run_workload(kd, &m, scaled(160000), 85);
+  CHECK(m.n > scaled(60000));
+  run_workload(kd, &m, scaled(100000), 20); /* thin out */
+  run_workload(kd, &m, scaled(60000), 50);
+  for (int how = 0; how < 3; how++) {
+    delete_everything(kd, &m, how);
+    CHECK_EQ(cdb_kd_count(kd), 0);
+    CHECK_EQ(cdb_kd_bytes(kd), empty_bytes); /* every node went back */
+    run_workload(kd, &m, scaled(70000), 85);
+  }
+  model_free(&m);
+  cdb_kd_free(kd);
+}
+
+/* ---- Focused cases ------------------------------------------------------ */
+
+static void test_empty(void) {
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  CHECK_EQ(cdb_kd_count(kd), 0);
+  CHECK(cdb_kd_find(kd, "", 0) == NULL);
+  CHECK(cdb_kd_find(kd, NULL, 0) == NULL);
+  CHECK_EQ(cdb_kd_del(kd, "x", 1, NULL), 0);
+  CHECK_EQ(cdb_kd_version(kd), 0);
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  cdb_kd_cursor_next(kd, &cur); /* harmless at the end */
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  cdb_kd_seek(kd, "k", 1, &cur);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(cdb_kd_bytes(kd) > 0);
+  cdb_kd_free(kd);
+  cdb_kd_free(NULL);
+}
+
+/* The order: memcmp, then the shorter key first; "" smallest; zero bytes
+ * are ordinary bytes. */
+static void test_order_and_odd_keys(void) {
+  static const struct {
+    const char *bytes;
+    size_t len;
+  } sorted[] = {{"", 0},       {"\0", 1},   {"\0\0", 2}, {"\0\1", 2},
+                {"\1", 1},     {"a", 1},    {"a\0", 2},  {"a\0\0", 3},
+                {"a\0b", 3},   {"ab", 2},   {"abc", 3},  {"abc\0", 4},
+                {"abd", 3},    {"b", 1},    {"\xff", 1}, {"\xff\0", 2},
+                {"\xff\xff", 2}};
+  enum { N = sizeof sorted / sizeof sorted[0] };
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  for (int pass = 0; pass < 2; pass++) /* insert in reverse, then forwards */
+    for (int j = 0; j < N; j++) {
+      int i = pass == 0 ? N - 1 - j : j;
+      cdb_loc loc = loc_make((uint64_t)i);
+      CHECK_EQ(cdb_kd_set(kd, sorted[i].bytes, sorted[i].len, &loc, NULL),
+               pass == 0 ? 1 : 0);
+    }
+  CHECK_EQ(cdb_kd_count(kd), N);
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  for (int i = 0; i < N; i++) {
+    cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
+    REQUIRE(e);
+    CHECK_EQ(e->klen, sorted[i].len);
+    CHECK(memcmp(e->key, sorted[i].bytes, sorted[i].len) == 0);
+    CHECK_EQ(e->loc.slot, i);
+    cdb_kd_cursor_next(kd, &cur);
+  }
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+
+  /* Seek to an absent key between "a\0\0" and "a\0b". */
+  cdb_kd_seek(kd, "a\0\1", 3, &cur);
+  cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
+  CHECK(e && e->klen == 3 && memcmp(e->key, "a\0b", 3) == 0);
+  /* Past the last. */
+  cdb_kd_seek(kd, "\xff\xff\0", 3, &cur);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  /* The empty key is found and removed like any other. */
+  CHECK(cdb_kd_find(kd, "", 0) != NULL);
+  CHECK_EQ(cdb_kd_del(kd, NULL, 0, NULL), 1);
+  CHECK(cdb_kd_find(kd, "", 0) == NULL);
+  cdb_kd_free(kd);
+}
+
+/* Keys of 64 KiB that differ only near their end, each with its prefix of
+ * one byte less as another key. */
+static void long_key(unsigned char *key, int pair) {
+  memset(key, 'k', 65536);
+  key[65536 - 3] = (unsigned char)(pair / 256);
+  key[65536 - 2] = (unsigned char)(pair % 256);
+}
+
+static void test_long_keys(void) {
+  enum { LEN = 65536, PAIRS = 150 };
+  unsigned char *key = malloc(LEN);
+  REQUIRE(key);
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  for (int i = 0; i < 2 * PAIRS; i++) {
+    cdb_loc loc = loc_make((uint64_t)i);
+    long_key(key, (i * 37) % PAIRS);
+    CHECK_EQ(cdb_kd_set(kd, key, LEN - (size_t)(i / PAIRS), &loc, NULL), 1);
+  }
+  CHECK_EQ(cdb_kd_count(kd), 2 * PAIRS);
+  CHECK(cdb_kd_bytes(kd) > (size_t)2 * PAIRS * (LEN - 1));
+  /* The walk: strictly increasing, each prefix right before its key. */
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  const cdb_entry *prev = NULL;
+  int n = 0, ordered = 1;
+  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
+       cdb_kd_cursor_next(kd, &cur), n++) {
+    if (prev && key_cmp(prev->key, prev->klen, e->key, e->klen) >= 0)
+      ordered = 0;
+    if (e->klen != (n % 2 ? LEN : LEN - 1))
+      ordered = 0;
+    prev = e;
+  }
+  CHECK(ordered);
+  CHECK_EQ(n, 2 * PAIRS);
+  for (int pair = 0; pair < PAIRS; pair++) {
+    long_key(key, pair);
+    CHECK_EQ(cdb_kd_del(kd, key, LEN, NULL), 1);
+    CHECK(cdb_kd_find(kd, key, LEN) == NULL);
+    CHECK(cdb_kd_find(kd, key, LEN - 1) != NULL);
+  }
+  CHECK_EQ(cdb_kd_count(kd), PAIRS);
+  cdb_kd_free(kd);
+  free(key);
+}
+
+/* In-place update: same entry pointer, same version, cursors stay valid.
+ * Insert and delete: a new version, and old cursors read NULL, never freed
+ * memory. */
+static void test_versions_and_cursors(void) {
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  unsigned char key[8];
+  for (uint32_t i = 0; i < 5000; i++) {
+    memcpy(key, &i, 4);
+    cdb_loc loc = loc_make(i);
+    CHECK_EQ(cdb_kd_set(kd, key, 4, &loc, NULL), 1);
+  }
+  uint32_t probe = 1234;
+  memcpy(key, &probe, 4);
+  cdb_entry *e = cdb_kd_find(kd, key, 4);
+  REQUIRE(e);
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, key, 4, &cur);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == e);
+
+  uint64_t v = cdb_kd_version(kd);
+  cdb_loc loc = loc_make(99), old;
+  CHECK_EQ(cdb_kd_set(kd, key, 4, &loc, &old), 0);
+  CHECK(loc_equal(&old, &(cdb_loc){1234, 4, 0, 1234 * 31}));
+  CHECK_EQ(cdb_kd_version(kd), v);
+  CHECK(cdb_kd_find(kd, key, 4) == e);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == e); /* still valid */
+  CHECK(loc_equal(&e->loc, &loc));
+
+  /* A failed delete changes nothing. */
+  CHECK_EQ(cdb_kd_del(kd, "nope", 4, NULL), 0);
+  CHECK_EQ(cdb_kd_version(kd), v);
+
+  /* Deleting a great many keys frees nodes; the stale cursor says NULL. */
+  for (uint32_t i = 0; i < 5000; i++) {
+    memcpy(key, &i, 4);
+    if (i != probe)
+      CHECK_EQ(cdb_kd_del(kd, key, 4, NULL), 1);
+  }
+  CHECK(cdb_kd_version(kd) != v);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  cdb_kd_cursor_next(kd, &cur);
+  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+
+  /* Insert moves the version too. */
+  v = cdb_kd_version(kd);
+  CHECK_EQ(cdb_kd_set(kd, "new", 3, &loc, NULL), 1);
+  CHECK(cdb_kd_version(kd) != v);
+  cdb_kd_free(kd);
+}
+
+/* Keys in ascending and descending order (the edge splits), then a
+ * million keys of 16 bytes round trip. */
+static void fill_sequential(cdb_keydir *kd, size_t n, int descending) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char key[8];
+    uint64_t k = descending ? n - 1 - i : i;
+    for (int b = 0; b < 8; b++)
+      key[b] = (unsigned char)(k >> (56 - 8 * b));
+    cdb_loc loc = loc_make(k);
+    CHECK_EQ(cdb_kd_set(kd, key, 8, &loc, NULL), 1);
+  }
+}
+
+static void check_sequential(const cdb_keydir *kd, size_t n) {
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  size_t i = 0;
+  int same = 1;
+  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
+       cdb_kd_cursor_next(kd, &cur), i++)
+    if (e->loc.slot != (uint32_t)i || e->klen != 8)
+      same = 0;
+  CHECK(same);
+  CHECK_EQ(i, n);
+}
+
+static void test_sequential(void) {
+  size_t n = scaled(100000);
+  for (int descending = 0; descending < 2; descending++) {
+    cdb_keydir *kd = cdb_kd_new();
+    REQUIRE(kd);
+    fill_sequential(kd, n, descending);
+    check_sequential(kd, n);
+    /* Sorted loads fill leaves: well under 2 pointers' worth per key. */
+    size_t per_key = cdb_kd_bytes(kd) / n;
+    CHECK(per_key < 48 + 16);
+    cdb_kd_free(kd);
+  }
+}
+
+static void key16(unsigned char *key, uint64_t i) {
+  uint64_t a = i * 0x9e3779b97f4a7c15u, b = ~i * 0xc2b2ae3d27d4eb4fu;
+  memcpy(key, &a, 8);
+  memcpy(key + 8, &b, 8);
+}
+
+static void test_million_round_trip(void) {
+  size_t n = scaled(1000000);
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  unsigned char key[16];
+  int ok = 1;
+  for (size_t i = 0; i < n; i++) {
+    key16(key, i);
+    cdb_loc loc = loc_make(i);
+    ok &= cdb_kd_set(kd, key, 16, &loc, NULL) == 1;
+  }
+  CHECK(ok);
+  CHECK_EQ(cdb_kd_count(kd), n);
+  for (size_t i = 0; i < n; i++) {
+    key16(key, i);
+    cdb_entry *e = cdb_kd_find(kd, key, 16);
+    ok &= e && e->loc.slot == (uint32_t)i && e->loc.expiry == i * 31;
+  }
+  CHECK(ok);
+  /* Ordered walk sees every key once, increasing. */
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, NULL, 0, &cur);
+  size_t seen = 0;
+  const cdb_entry *prev = NULL;
+  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
+       cdb_kd_cursor_next(kd, &cur), seen++) {
+    ok &= !prev || key_cmp(prev->key, prev->klen, e->key, e->klen) < 0;
+    prev = e;
+  }
+  CHECK(ok);
+  CHECK_EQ(seen, n);
+  for (size_t i = 0; i < n; i += 2) {
+    key16(key, i);
+    ok &= cdb_kd_del(kd, key, 16, NULL) == 1;
+  }
+  CHECK(ok);
+  CHECK_EQ(cdb_kd_count(kd), n - (n + 1) / 2);
+  for (size_t i = 0; i < n; i++) {
+    key16(key, i);
+    ok &= (cdb_kd_find(kd, key, 16) != NULL) == (i % 2 == 1);
+  }
+  CHECK(ok);
+  cdb_kd_free(kd);
+}
+
+int main(void) {
+  const char *s = getenv("CDB_TEST_SCALE");
+  if (s && atof(s) > 0)
+    scale = atof(s);
+  test_empty();
+  test_order_and_odd_keys();
+  test_long_keys();
+  test_versions_and_cursors();
+  test_sequential();
+  test_dense_workload();
+  test_wide_workload();
+  test_million_round_trip();
+  return check_report();
+}

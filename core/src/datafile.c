@@ -155,23 +155,6 @@ int cdb_scan_record(cdb_scanner *s, uint64_t off, cdb_rec *r) {
   return CDB_SCAN_OK;
 }
 
-int cdb_scan_rest_is_zero(cdb_scanner *s, uint64_t off) {
-  while (off < s->file_size) {
-    uint64_t left = s->file_size - off;
-    size_t chunk = left < s->cap ? (size_t)left : s->cap;
-    size_t i;
-    const unsigned char *p;
-    if (window_fill(s, off, chunk) != CDB_SCAN_OK)
-      return -1;
-    p = window_at(s, off);
-    for (i = 0; i < chunk; i++)
-      if (p[i] != 0)
-        return 0;
-    off += chunk;
-  }
-  return 1;
-}
-
 uint64_t cdb_scan_resync(cdb_scanner *s, uint64_t off) {
   cdb_rec r;
   uint64_t at;

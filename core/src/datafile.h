@@ -59,11 +59,6 @@ void cdb_scanner_free(cdb_scanner *s);
  * by streaming their CRC, never held whole). */
 int cdb_scan_record(cdb_scanner *s, uint64_t off, cdb_rec *r);
 
-/* Whether every byte from `off` to the end of the file is zero (what some
- * file systems leave after a crash that extended a file).  1, 0, or -1 on
- * a read error. */
-int cdb_scan_rest_is_zero(cdb_scanner *s, uint64_t off);
-
 /* Find the first offset > off where a whole valid record starts; for salvage
  * after a bad record.  Returns that offset, or the file size if none. */
 uint64_t cdb_scan_resync(cdb_scanner *s, uint64_t off);

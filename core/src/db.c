@@ -18,6 +18,7 @@
 #include "crc32c.h"
 #include "datafile.h"
 #include "key.h"
+#include "lock.h"
 #include "os.h"
 
 #include <errno.h>
@@ -261,8 +262,9 @@ static void free_handle(caskdb *db) {
       free(db->slots[i]);
     }
   }
-  if (db->lock_fd >= 0)
-    cdb_os->close(db->lock_fd); /* releases the flock */
+  /* In a forked child the lock descriptor was closed at the fork. */
+  if (db->lock_fd >= 0 && db->fork_gen == cdb_fork_generation())
+    cdb_lock_release(db->lock_fd);
   cdb_kd_free(db->kd);
   free(db->slots);
   free(db->order);
@@ -291,24 +293,16 @@ static int open_directory(caskdb *db) {
 }
 
 static int take_lock(caskdb *db) {
-  char *path = cdb_path_join(db->path, "LOCK");
   int err;
-  if (path == NULL)
-    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
-  db->lock_fd = cdb_os->open(path, O_RDWR | O_CREAT, 0644);
+  db->lock_fd = cdb_lock_take(db->path);
+  if (db->lock_fd >= 0)
+    return CASKDB_OK;
   err = errno;
-  free(path);
-  if (db->lock_fd < 0)
-    return cdb_fail(db, cdb_code_from_errno(err), err,
-                    "cannot open the lock file of %s", db->path);
-  if (cdb_os->lock(db->lock_fd) < 0) {
-    err = errno;
-    if (err == EWOULDBLOCK || err == EAGAIN)
-      return cdb_fail(db, CASKDB_ELOCKED, 0,
-                      "database %s is locked by another writer", db->path);
-    return cdb_fail(db, CASKDB_EIO, err, "cannot lock %s", db->path);
-  }
-  return CASKDB_OK;
+  if (err == EWOULDBLOCK || err == EAGAIN)
+    return cdb_fail(db, CASKDB_ELOCKED, 0,
+                    "database %s is locked by another writer", db->path);
+  return cdb_fail(db, cdb_code_from_errno(err), err, "cannot lock %s",
+                  db->path);
 }
 
 static caskdb *new_handle(const char *path, const caskdb_options *opts) {
@@ -328,6 +322,7 @@ static caskdb *new_handle(const char *path, const caskdb_options *opts) {
     return NULL;
   }
   strcpy(db->path, path);
+  db->fork_gen = cdb_fork_generation();
   db->last_sync_ms = monotonic_ms();
   return db;
 }
@@ -379,7 +374,8 @@ int caskdb_close(caskdb *db) {
   int rc = CASKDB_OK;
   if (db == NULL)
     return CASKDB_OK;
-  if (!db->opts.readonly && !db->failed)
+  if (!db->opts.readonly && !db->failed &&
+      db->fork_gen == cdb_fork_generation())
     rc = caskdb_sync(db);
   free_handle(db);
   return rc == CASKDB_OK ? CASKDB_OK : CASKDB_EIO;

@@ -28,7 +28,8 @@ typedef struct cdb_file {
 struct caskdb {
   char *path;
   caskdb_options opts;
-  int lock_fd; /* -1 for a read-only handle */
+  int lock_fd;       /* -1 for a read-only handle */
+  unsigned fork_gen; /* cdb_fork_generation() at open */
 
   cdb_keydir *kd;
   cdb_file **slots; /* slot -> file, NULL when free */

@@ -27,7 +27,9 @@ struct caskdb_iter {
   caskdb *db; /* NULL once the handle is closed */
   caskdb_iter *prev, *next;
 
-  unsigned char *start; /* canonical lower bound: max(from, prefix) */
+  unsigned char *from; /* canonical `from` of the range; or NULL */
+  size_t from_len;
+  unsigned char *start; /* where to seek: max(from, prefix, sought key) */
   size_t start_len;
   unsigned char *to; /* canonical upper bound, exclusive; NULL: none */
   size_t to_len;
@@ -59,6 +61,7 @@ static unsigned char *copy_bytes(const unsigned char *p, size_t n) {
 }
 
 static void iter_free(caskdb_iter *it) {
+  free(it->from);
   free(it->start);
   free(it->to);
   free(it->prefix);
@@ -100,6 +103,11 @@ void cdb_iter_detach_all(caskdb *db) {
 static int set_start(caskdb_iter *it, const unsigned char *k, size_t klen) {
   const unsigned char *best = k;
   size_t best_len = klen;
+  if (it->from && (best == NULL ||
+                   canon_compare(it->from, it->from_len, best, best_len) > 0)) {
+    best = it->from;
+    best_len = it->from_len;
+  }
   if (it->prefix && (best == NULL || canon_compare(it->prefix, it->prefix_len,
                                                    best, best_len) > 0)) {
     best = it->prefix;
@@ -146,7 +154,10 @@ static int build_bounds(caskdb_iter *it, const caskdb_range *range,
     rc = cdb_key_to_canon(range->from, buf, &len);
     if (rc != CASKDB_OK)
       return rc;
-    return set_start(it, buf, len);
+    it->from = copy_bytes(buf, len);
+    if (it->from == NULL)
+      return CASKDB_ENOMEM;
+    it->from_len = len;
   }
   return set_start(it, NULL, 0);
 }

@@ -182,29 +182,15 @@ static int cut_tail(file_scan *fs, uint64_t cut) {
   return CASKDB_OK;
 }
 
-/* Is the bad or short record at off the torn tail of the newest file? */
-static int is_torn_tail(file_scan *fs, uint64_t off, int scan_rc) {
-  const unsigned char *p;
-  cdb_rec r;
+/* Is the bad or short record at off the torn tail of the newest file?  It
+ * is when no whole valid record starts anywhere after it: a crash leaves a
+ * prefix of the last write (maybe followed by zeros), never a good record
+ * behind a bad one.  A bad length in the middle of the file is therefore
+ * corruption, not a tail to cut. */
+static int is_torn_tail(file_scan *fs, uint64_t off) {
   if (!fs->newest)
     return 0;
-  if (scan_rc == CDB_SCAN_SHORT)
-    return 1;
-  if (cdb_scan_rest_is_zero(&fs->sc, off) == 1)
-    return 1;
-  /* A last record that fails its CRC: its header is sound and it ends
-   * exactly at the end of the file. */
-  if (off + CDB_REC_HEADER_SIZE > fs->sc.file_size)
-    return 1;
-  if (cdb_scan_record(&fs->sc, off, &r) == CDB_SCAN_BAD) {
-    p = fs->sc.buf + (off - fs->sc.buf_at);
-    if (off >= fs->sc.buf_at &&
-        off + CDB_REC_HEADER_SIZE <= fs->sc.buf_at + fs->sc.buf_len &&
-        cdb_rec_decode_header(p, &r) == CDB_DECODE_OK &&
-        off + cdb_rec_size(r.klen, r.vlen) == fs->sc.file_size)
-      return 1;
-  }
-  return 0;
+  return cdb_scan_resync(&fs->sc, off) == fs->sc.file_size;
 }
 
 /* A bad record at off that is not a torn tail. */
@@ -243,7 +229,7 @@ static int scan_records(file_scan *fs) {
     if (rc == CDB_SCAN_NOMEM)
       return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading %s",
                       fs->name);
-    if (is_torn_tail(fs, off, rc))
+    if (is_torn_tail(fs, off))
       return cut_tail(fs, fs->batch.n > 0 ? fs->batch.start : off);
     rc = corrupt_record(fs, &off);
     if (rc != CASKDB_OK)

@@ -33,12 +33,14 @@ build = {
   modules = {
     caskdb = {
       sources = {
+        "core/src/batch.c",
         "core/src/crc32c.c",
         "core/src/datafile.c",
         "core/src/db.c",
         "core/src/iter.c",
         "core/src/key.c",
         "core/src/keydir.c",
+        "core/src/lock.c",
         "core/src/open.c",
         "core/src/os.c",
         "core/src/record.c",

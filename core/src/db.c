@@ -209,6 +209,11 @@ int cdb_create_active(caskdb *db, uint32_t id) {
   char *path;
   int fd;
 
+  if (id == 0)
+    return cdb_fail(db, CASKDB_EIO, 0,
+                    "data file ids are exhausted in %s; merge into a new "
+                    "database",
+                    db->path);
   cdb_data_file_name(name, id);
   path = cdb_path_join(db->path, name);
   f = calloc(1, sizeof *f);

@@ -159,8 +159,16 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
       return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a batch");
     return CASKDB_OK;
   }
-  if (fs->batch.n > 0)
-    return CASKDB_ECORRUPT;
+  if (fs->batch.n > 0) {
+    /* A batch without its end, followed by more records: no crash does
+     * that.  Salvage drops the batch and keeps the record. */
+    if (!db->opts.salvage)
+      return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                      "unfinished batch in %s at offset %llu", fs->name,
+                      (unsigned long long)fs->batch.start);
+    db->corrupt_records++;
+    batch_clear(&fs->batch);
+  }
   return cdb_apply(db, db->keybuf, clen, &loc, r->type == CDB_REC_DELETE);
 }
 
@@ -218,9 +226,9 @@ static int scan_records(file_scan *fs) {
         off += cdb_rec_size(r.klen, r.vlen);
         continue;
       }
-      if (rc != CASKDB_ECORRUPT)
+      if (rc != CASKDB_ECORRUPT || db->errmsg[0] != '\0')
         return rc;
-      rc = CDB_SCAN_BAD; /* broke the batch rules */
+      rc = CDB_SCAN_BAD; /* a batch end that does not match its batch */
     }
     if (rc == CDB_SCAN_END)
       break;

@@ -89,11 +89,11 @@ static int rec_fields_valid(const cdb_rec *r) {
   default:
     return 0;
   }
+  if (r->vlen > CASKDB_MAX_VALUE_SIZE)
+    return 0;
   if (r->key_kind == CDB_KEY_INT)
     return r->klen == 8;
-  if (r->key_kind != CDB_KEY_BYTES)
-    return 0;
-  return r->klen <= CASKDB_MAX_KEY_SIZE && r->vlen <= CASKDB_MAX_VALUE_SIZE;
+  return r->key_kind == CDB_KEY_BYTES && r->klen <= CASKDB_MAX_KEY_SIZE;
 }
 
 int cdb_rec_decode_header(const unsigned char *p, cdb_rec *r) {

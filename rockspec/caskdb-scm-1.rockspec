@@ -37,6 +37,7 @@ build = {
         "core/src/crc32c.c",
         "core/src/datafile.c",
         "core/src/db.c",
+        "core/src/hint.c",
         "core/src/iter.c",
         "core/src/key.c",
         "core/src/keydir.c",

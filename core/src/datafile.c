@@ -23,22 +23,40 @@
 #define WINDOW_SIZE (1024 * 1024)
 #define STREAM_THRESHOLD (8 * 1024 * 1024)
 
-void cdb_data_file_name(char *name, uint32_t id) {
-  snprintf(name, CDB_FILE_NAME_MAX, "%010u%s", (unsigned)id, CDB_DATA_SUFFIX);
+void cdb_file_name(char *name, uint32_t id, uint32_t part, const char *suffix) {
+  if (part == 0)
+    snprintf(name, CDB_FILE_NAME_MAX, "%010u%s", (unsigned)id, suffix);
+  else
+    snprintf(name, CDB_FILE_NAME_MAX, "%010u_%010u%s", (unsigned)id,
+             (unsigned)part, suffix);
 }
 
-int cdb_parse_data_file_name(const char *name, uint32_t *id) {
-  uint64_t v = 0;
+/* Parse ten decimal digits at p into *v; 1 if they fit in 32 bits. */
+static int parse_ten_digits(const char *p, uint32_t *v) {
+  uint64_t n = 0;
   int i;
   for (i = 0; i < 10; i++) {
-    if (name[i] < '0' || name[i] > '9')
+    if (p[i] < '0' || p[i] > '9')
       return 0;
-    v = v * 10 + (uint64_t)(name[i] - '0');
+    n = n * 10 + (uint64_t)(p[i] - '0');
   }
-  if (strcmp(name + 10, CDB_DATA_SUFFIX) != 0 || v > UINT32_MAX)
+  if (n > UINT32_MAX)
     return 0;
-  *id = (uint32_t)v;
+  *v = (uint32_t)n;
   return 1;
+}
+
+int cdb_parse_file_name(const char *name, const char *suffix, uint32_t *id,
+                        uint32_t *part) {
+  if (!parse_ten_digits(name, id))
+    return 0;
+  *part = 0;
+  if (name[10] == '_') {
+    if (!parse_ten_digits(name + 11, part) || *part == 0)
+      return 0;
+    name += 11;
+  }
+  return strcmp(name + 10, suffix) == 0;
 }
 
 int cdb_scanner_init(cdb_scanner *s, int fd, uint64_t file_size) {
@@ -123,6 +141,16 @@ static int scan_streamed(cdb_scanner *s, uint64_t off, cdb_rec *r,
   r->key = *keycopy;
   r->value = NULL;
   return CDB_SCAN_OK;
+}
+
+const unsigned char *cdb_scan_bytes(cdb_scanner *s, uint64_t off, size_t n) {
+  if (off > s->file_size || n > s->file_size - off) {
+    s->err = 0;
+    return NULL;
+  }
+  if (window_fill(s, off, n) != CDB_SCAN_OK)
+    return NULL;
+  return window_at(s, off);
 }
 
 int cdb_scan_record(cdb_scanner *s, uint64_t off, cdb_rec *r) {

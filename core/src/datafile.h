@@ -15,13 +15,19 @@
 #include <stdint.h>
 
 #define CDB_DATA_SUFFIX ".cask"
-#define CDB_FILE_NAME_MAX 32
+#define CDB_HINT_SUFFIX ".hint"
+#define CDB_TMP_SUFFIX ".tmp"
+#define CDB_FILE_NAME_MAX 40
 
-/* Write the name of data file `id` into name (CDB_FILE_NAME_MAX bytes). */
-void cdb_data_file_name(char *name, uint32_t id);
+/* Write the name of file (id, part) with `suffix` into name
+ * (CDB_FILE_NAME_MAX bytes): "0000000007.cask" for part 0,
+ * "0000000007_0000000002.cask" for part 2.  Names sort as (id, part). */
+void cdb_file_name(char *name, uint32_t id, uint32_t part, const char *suffix);
 
-/* If `name` is a data file name, store its id and return 1; else 0. */
-int cdb_parse_data_file_name(const char *name, uint32_t *id);
+/* If `name` is a file name with `suffix` as above, store its id and part and
+ * return 1; else 0. */
+int cdb_parse_file_name(const char *name, const char *suffix, uint32_t *id,
+                        uint32_t *part);
 
 /* ---- reading a file record by record ---------------------------------------
  *
@@ -58,6 +64,11 @@ void cdb_scanner_free(cdb_scanner *s);
  * NULL unless the whole record fit in the buffer (large values are checked
  * by streaming their CRC, never held whole). */
 int cdb_scan_record(cdb_scanner *s, uint64_t off, cdb_rec *r);
+
+/* Make file bytes [off, off + n) available and return a pointer to them,
+ * or NULL (read error or the file is too short; s->err says which).  Valid
+ * until the next call on the scanner.  n <= what is left of the file. */
+const unsigned char *cdb_scan_bytes(cdb_scanner *s, uint64_t off, size_t n);
 
 /* Find the first offset > off where a whole valid record starts; for salvage
  * after a bad record.  Returns that offset, or the file size if none. */

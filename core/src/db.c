@@ -17,6 +17,7 @@
 
 #include "crc32c.h"
 #include "datafile.h"
+#include "hint.h"
 #include "key.h"
 #include "lock.h"
 #include "os.h"
@@ -175,9 +176,8 @@ char *cdb_path_join(const char *dir, const char *name) {
   return p;
 }
 
-int cdb_add_file(caskdb *db, cdb_file *f) {
+int cdb_add_slot(caskdb *db, cdb_file *f) {
   uint32_t slot;
-  uint32_t *order;
   for (slot = 0; slot < db->nslots; slot++)
     if (db->slots[slot] == NULL)
       break;
@@ -190,14 +190,22 @@ int cdb_add_file(caskdb *db, cdb_file *f) {
     db->slots = slots;
     db->nslots = n;
   }
-  order = realloc(db->order, (db->nfiles + 1) * sizeof *order);
+  db->slots[slot] = f;
+  return (int)slot;
+}
+
+int cdb_add_file(caskdb *db, cdb_file *f) {
+  uint32_t *order = realloc(db->order, (db->nfiles + 1) * sizeof *order);
+  int slot;
   if (order == NULL)
     return -1;
   db->order = order;
-  db->order[db->nfiles++] = slot;
-  db->slots[slot] = f;
+  slot = cdb_add_slot(db, f);
+  if (slot < 0)
+    return -1;
+  db->order[db->nfiles++] = (uint32_t)slot;
   db->active = f;
-  return (int)slot;
+  return slot;
 }
 
 int cdb_create_active(caskdb *db, uint32_t id) {
@@ -214,7 +222,7 @@ int cdb_create_active(caskdb *db, uint32_t id) {
                     "data file ids are exhausted in %s; merge into a new "
                     "database",
                     db->path);
-  cdb_data_file_name(name, id);
+  cdb_file_name(name, id, 0, CDB_DATA_SUFFIX);
   path = cdb_path_join(db->path, name);
   f = calloc(1, sizeof *f);
   if (path == NULL || f == NULL) {
@@ -450,7 +458,10 @@ int cdb_make_room(caskdb *db, uint64_t size) {
     if (rc != CASKDB_OK)
       return rc;
   }
-  return cdb_create_active(db, old->id + 1);
+  rc = cdb_create_active(db, old->id + 1);
+  if (rc == CASKDB_OK)
+    cdb_hint_write_for(db, old); /* best effort: a hint is only a shortcut */
+  return rc;
 }
 
 /* Cut the active file back to `size` after a failed write or sync. */

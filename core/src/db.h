@@ -82,9 +82,13 @@ char *cdb_path_join(const char *dir, const char *name);
 /* Load the files of the directory and build the keydir (open.c). */
 int cdb_load(caskdb *db);
 
-/* Add a file to the slot table and the order (as the newest file).
- * Returns its slot, or -1 when out of memory. */
+/* Add a file to the slot table and the order (as the newest file, which
+ * becomes the active one).  Returns its slot, or -1 when out of memory. */
 int cdb_add_file(caskdb *db, cdb_file *f);
+
+/* Add a file to the slot table only (a merge output not yet published).
+ * Returns its slot, or -1 when out of memory. */
+int cdb_add_slot(caskdb *db, cdb_file *f);
 
 /* Create data file `id` with its header as the new active file. */
 int cdb_create_active(caskdb *db, uint32_t id);

@@ -20,6 +20,7 @@
  */
 #include "datafile.h"
 #include "db.h"
+#include "hint.h"
 #include "key.h"
 #include "os.h"
 
@@ -31,33 +32,66 @@
 /* ---- listing the directory ------------------------------------------------
  */
 
-typedef struct id_list {
-  uint32_t *ids;
+typedef struct file_ref {
+  uint32_t id, part;
+} file_ref;
+
+typedef struct file_list {
+  caskdb *db;
+  file_ref *refs;
   size_t n, cap;
-} id_list;
+} file_list;
+
+/* Remove a temporary file left by a merge or hint writer that was
+ * interrupted ("<data or hint file name>.tmp"): it was never published, so
+ * nothing depends on it.  Other names are left alone. */
+static void remove_tmp_file(caskdb *db, const char *name) {
+  char base[CDB_FILE_NAME_MAX];
+  size_t n = strlen(name), t = strlen(CDB_TMP_SUFFIX);
+  uint32_t id, part;
+  char *path;
+  if (db->opts.readonly || n <= t || n - t >= sizeof base ||
+      strcmp(name + n - t, CDB_TMP_SUFFIX) != 0)
+    return;
+  memcpy(base, name, n - t);
+  base[n - t] = '\0';
+  if (!cdb_parse_file_name(base, CDB_DATA_SUFFIX, &id, &part) &&
+      !cdb_parse_file_name(base, CDB_HINT_SUFFIX, &id, &part))
+    return;
+  path = cdb_path_join(db->path, name);
+  if (path)
+    cdb_os->unlink(path);
+  free(path);
+}
 
 static int collect_data_file(void *ctx, const char *name) {
-  id_list *l = ctx;
-  uint32_t id;
-  if (!cdb_parse_data_file_name(name, &id))
+  file_list *l = ctx;
+  uint32_t id, part;
+  if (!cdb_parse_file_name(name, CDB_DATA_SUFFIX, &id, &part)) {
+    remove_tmp_file(l->db, name);
     return 0;
+  }
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
-    uint32_t *ids = realloc(l->ids, cap * sizeof *ids);
-    if (ids == NULL) {
+    file_ref *refs = realloc(l->refs, cap * sizeof *refs);
+    if (refs == NULL) {
       errno = ENOMEM;
       return -1;
     }
-    l->ids = ids;
+    l->refs = refs;
     l->cap = cap;
   }
-  l->ids[l->n++] = id;
+  l->refs[l->n].id = id;
+  l->refs[l->n].part = part;
+  l->n++;
   return 0;
 }
 
-static int compare_ids(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
+static int compare_refs(const void *a, const void *b) {
+  const file_ref *x = a, *y = b;
+  if (x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  return x->part < y->part ? -1 : x->part > y->part;
 }
 
 /* ---- a batch being read ------------------------------------------------ */
@@ -290,22 +324,47 @@ static int check_header(caskdb *db, cdb_file *f, const char *name,
     return cdb_fail(db, CASKDB_EVERSION, 0,
                     "%s has format version %u; this library reads version %u",
                     name, (unsigned)h.version, CDB_FORMAT_VERSION);
-  if (rc != CDB_DECODE_OK || h.kind != CDB_FILE_DATA || h.file_id != f->id)
+  if (rc != CDB_DECODE_OK || h.kind != CDB_FILE_DATA || h.file_id != f->id ||
+      h.part != f->part)
     return cdb_fail(db, CASKDB_ECORRUPT, 0, "bad file header in %s", name);
-  f->part = h.part;
   return CASKDB_OK;
 }
 
-static int load_file(caskdb *db, uint32_t id, int newest) {
+/* Read the records of f, from its hint when that is present and sound
+ * (never for the newest file, whose tail must be checked), else from the
+ * data file itself. */
+static int read_file_records(caskdb *db, cdb_file *f, uint32_t slot,
+                             const char *name, uint64_t size, int newest) {
+  file_scan fs;
+  int rc;
+  if (!newest && cdb_hint_load(db, f, slot, size) == CASKDB_OK)
+    return CASKDB_OK;
+  if (newest && !db->opts.readonly)
+    cdb_hint_remove(db, f); /* the file will grow: its hint would lie */
+  memset(&fs, 0, sizeof fs);
+  fs.db = db;
+  fs.f = f;
+  fs.slot = slot;
+  fs.name = name;
+  fs.newest = newest;
+  if (cdb_scanner_init(&fs.sc, f->fd, size) < 0)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  rc = scan_records(&fs);
+  batch_clear(&fs.batch);
+  free(fs.batch.ops);
+  cdb_scanner_free(&fs.sc);
+  return rc;
+}
+
+static int load_file(caskdb *db, const file_ref *ref, int newest) {
   char name[CDB_FILE_NAME_MAX];
   char *path;
   cdb_file *f;
-  file_scan fs;
   uint64_t size;
   int rc, torn = 0, slot;
   int writable = newest && !db->opts.readonly;
 
-  cdb_data_file_name(name, id);
+  cdb_file_name(name, ref->id, ref->part, CDB_DATA_SUFFIX);
   path = cdb_path_join(db->path, name);
   f = calloc(1, sizeof *f);
   if (path == NULL || f == NULL) {
@@ -313,7 +372,8 @@ static int load_file(caskdb *db, uint32_t id, int newest) {
     free(f);
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   }
-  f->id = id;
+  f->id = ref->id;
+  f->part = ref->part;
   f->fd = cdb_os->open(path, writable ? O_RDWR : O_RDONLY, 0);
   if (f->fd < 0 || cdb_os->file_size(f->fd, &size) < 0) {
     rc =
@@ -350,43 +410,36 @@ static int load_file(caskdb *db, uint32_t id, int newest) {
     free(f);
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   }
-  memset(&fs, 0, sizeof fs);
-  fs.db = db;
-  fs.f = f;
-  fs.slot = (uint32_t)slot;
-  fs.name = name;
-  fs.newest = newest;
-  if (cdb_scanner_init(&fs.sc, f->fd, size) < 0)
-    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
-  rc = scan_records(&fs);
-  batch_clear(&fs.batch);
-  free(fs.batch.ops);
-  cdb_scanner_free(&fs.sc);
-  return rc;
+  f->size = size;
+  return read_file_records(db, f, (uint32_t)slot, name, size, newest);
 }
 
 int cdb_load(caskdb *db) {
-  id_list ids = {NULL, 0, 0};
-  uint32_t newest_id;
+  file_list files;
+  file_ref newest = {0, 0};
   size_t i;
   int rc = CASKDB_OK;
-  if (cdb_os->list_dir(db->path, collect_data_file, &ids) != 0) {
-    free(ids.ids);
+  memset(&files, 0, sizeof files);
+  files.db = db;
+  if (cdb_os->list_dir(db->path, collect_data_file, &files) != 0) {
+    free(files.refs);
     return cdb_fail(db, cdb_code_from_errno(errno), errno, "cannot list %s",
                     db->path);
   }
-  if (ids.n > 0)
-    qsort(ids.ids, ids.n, sizeof *ids.ids, compare_ids);
-  newest_id = ids.n ? ids.ids[ids.n - 1] : 0;
-  for (i = 0; i < ids.n && rc == CASKDB_OK; i++)
-    rc = load_file(db, ids.ids[i], i + 1 == ids.n);
-  free(ids.ids);
+  if (files.n > 0) {
+    qsort(files.refs, files.n, sizeof *files.refs, compare_refs);
+    newest = files.refs[files.n - 1];
+  }
+  for (i = 0; i < files.n && rc == CASKDB_OK; i++)
+    rc = load_file(db, &files.refs[i], i + 1 == files.n);
+  free(files.refs);
   if (rc != CASKDB_OK || db->opts.readonly)
     return rc;
   /* No file yet, or the newest one was dropped or skipped: the file that
-   * takes writes must be a new one, after every id on disk. */
-  if (db->active == NULL || db->active->id != newest_id)
-    return cdb_create_active(db, newest_id + 1);
+   * takes writes must be a new one, after every file on disk. */
+  if (db->active == NULL || db->active->id != newest.id ||
+      db->active->part != newest.part)
+    return cdb_create_active(db, newest.id + 1);
   if (db->active->size >= db->opts.max_file_size)
     return cdb_create_active(db, db->active->id + 1);
   return CASKDB_OK;

@@ -480,6 +480,15 @@ static long op_of_record(const char *path, uint32_t id, uint64_t off) {
 /* Bits flipped in a middle record of the oldest file and in the last record
  * of an older file, and an older file cut short: all corruption, never a
  * torn tail. */
+/* Remove the hint files of a database, so that open reads every data file
+ * and its records' CRCs. */
+static void remove_hints(const char *path) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.hint", path);
+  REQUIRE(system(cmd) == 0);
+}
+
+/* Without hints, open reads older files whole: damage there fails the open. */
 static void damage_older_files(void) {
   const char *path = db_path("multi");
   op ops[MULTI_OPS];
@@ -489,6 +498,7 @@ static void damage_older_files(void) {
   tu_snap snap;
   char file[32];
   long skip;
+  remove_hints(path);
   tu_snap_take(&snap, path);
 
   /* The middle of file 1. */
@@ -555,6 +565,57 @@ static void damage_older_files(void) {
         CHECK(tu_holds(db, op_key(&ops[i]), ops[i].val, ops[i].vlen));
     }
     CHECK_EQ(caskdb_close(db), CASKDB_OK);
+  }
+  tu_snap_free(&snap);
+}
+
+/* With hints, open does not read older files' values (that is what hints
+ * are for): a value damaged there is found by the get that reads it, which
+ * returns CASKDB_ECORRUPT and never the bad bytes.  A hint that no longer
+ * matches its data file (cut short) is not used, and the open reads the data
+ * file and reports the damage. */
+static void damage_older_files_with_hints(void) {
+  const char *path = db_path("multi-hints");
+  op ops[MULTI_OPS];
+  size_t n = build_multi(path, ops);
+  uint64_t offs[MULTI_OPS + 1];
+  size_t nrec, i;
+  long bad;
+  tu_snap snap;
+  caskdb *db;
+  int others_ok = 1;
+  tu_snap_take(&snap, path);
+  nrec = tu_record_offsets(tu_data_path(path, 1), offs, MULTI_OPS);
+  REQUIRE(nrec >= 3);
+  bad = op_of_record(path, 1, offs[nrec / 2]);
+  tu_flip_bit(tu_data_path(path, 1), offs[nrec / 2 + 1] - 1, 0);
+  db = tu_open(path, NULL);
+  for (i = 0; i < n; i++) {
+    const void *v;
+    size_t vlen, j, last = i;
+    int rc;
+    for (j = i + 1; j < n; j++)
+      if (same_key(&ops[j], &ops[i]))
+        last = j;
+    if (last != i || ops[i].is_delete)
+      continue; /* judge each key by its last op only */
+    rc = caskdb_get(db, op_key(&ops[i]), &v, &vlen, NULL);
+    if ((long)i == bad)
+      CHECK_EQ(rc, CASKDB_ECORRUPT);
+    else
+      others_ok &= rc == CASKDB_OK && vlen == ops[i].vlen &&
+                   memcmp(v, ops[i].val, vlen) == 0;
+  }
+  CHECK(others_ok);
+  CHECK_EQ(caskdb_close(db), CASKDB_OK);
+
+  tu_snap_restore(&snap, path);
+  nrec = tu_record_offsets(tu_data_path(path, 2), offs, MULTI_OPS);
+  tu_truncate(tu_data_path(path, 2), offs[nrec] - 5);
+  {
+    char file[32];
+    expect_open_fails(path, CASKDB_ECORRUPT, tu_data_name(file, sizeof file, 2),
+                      (long long)offs[nrec - 1]);
   }
   tu_snap_free(&snap);
 }
@@ -810,6 +871,7 @@ int main(void) {
   flip_middle_of_newest();
   flip_length_in_middle_of_newest();
   damage_older_files();
+  damage_older_files_with_hints();
   flip_after_open();
   unknown_version();
   foreign_files_ignored();

@@ -1,0 +1,323 @@
+/*
+ * hint.c -- writing and reading hint files (layout in hint.h).
+ *
+ * Writing goes through a buffer to a temporary file that is renamed into
+ * place when complete, so a hint under its final name is always whole; it
+ * is not fsynced, as a hint lost or torn by a power cut is simply not used.
+ * Reading checks every hint record's CRC and bounds, and that the end
+ * record names the data file's real size, before trusting the hint.
+ */
+#include "hint.h"
+
+#include "crc32c.h"
+#include "datafile.h"
+#include "key.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HINT_BUFFER (256 * 1024)
+
+static char *hint_path(const char *dir, uint32_t id, uint32_t part,
+                       const char *extra) {
+  char name[CDB_FILE_NAME_MAX + 8];
+  cdb_file_name(name, id, part, CDB_HINT_SUFFIX);
+  strcat(name, extra);
+  return cdb_path_join(dir, name);
+}
+
+static int flush_buffer(cdb_hint_writer *w) {
+  struct iovec iov;
+  if (w->len == 0)
+    return CASKDB_OK;
+  iov.iov_base = w->buf;
+  iov.iov_len = w->len;
+  if (cdb_os->pwritev_all(w->fd, &iov, 1, w->written) < 0)
+    return cdb_code_from_errno(errno);
+  w->written += w->len;
+  w->len = 0;
+  return CASKDB_OK;
+}
+
+static void writer_close(cdb_hint_writer *w) {
+  if (w->fd >= 0)
+    cdb_os->close(w->fd);
+  w->fd = -1;
+  free(w->buf);
+  free(w->tmp_path);
+  free(w->final_path);
+  w->buf = NULL;
+  w->tmp_path = w->final_path = NULL;
+}
+
+void cdb_hint_writer_abort(cdb_hint_writer *w) {
+  if (w->tmp_path)
+    cdb_os->unlink(w->tmp_path);
+  writer_close(w);
+}
+
+int cdb_hint_writer_open(cdb_hint_writer *w, const char *dir, uint32_t id,
+                         uint32_t part) {
+  cdb_file_header h;
+  memset(w, 0, sizeof *w);
+  w->fd = -1;
+  w->tmp_path = hint_path(dir, id, part, CDB_TMP_SUFFIX);
+  w->final_path = hint_path(dir, id, part, "");
+  w->cap = HINT_BUFFER;
+  w->buf = malloc(w->cap);
+  if (!w->tmp_path || !w->final_path || !w->buf) {
+    writer_close(w);
+    return CASKDB_ENOMEM;
+  }
+  w->fd = cdb_os->open(w->tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (w->fd < 0) {
+    int code = cdb_code_from_errno(errno);
+    writer_close(w);
+    return code;
+  }
+  h.version = CDB_FORMAT_VERSION;
+  h.kind = CDB_FILE_HINT;
+  h.file_id = id;
+  h.part = part;
+  cdb_file_header_encode(w->buf, &h);
+  w->len = CDB_FILE_HEADER_SIZE;
+  return CASKDB_OK;
+}
+
+/* Encode one hint record into the buffer (flushing first if needed). */
+static int put_hint(cdb_hint_writer *w, uint8_t type, uint8_t key_kind,
+                    const unsigned char *key, uint32_t klen, uint64_t ts,
+                    uint64_t expiry, uint32_t offset, uint32_t size) {
+  size_t need = CDB_HINT_HEADER_SIZE + klen;
+  unsigned char *p;
+  int rc;
+  if (w->len + need > w->cap) {
+    rc = flush_buffer(w);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  if (need > w->cap) {
+    unsigned char *bigger = realloc(w->buf, need);
+    if (bigger == NULL)
+      return CASKDB_ENOMEM;
+    w->buf = bigger;
+    w->cap = need;
+  }
+  p = w->buf + w->len;
+  put_u64le(p + 4, ts);
+  put_u64le(p + 12, expiry);
+  put_u32le(p + 20, offset);
+  put_u32le(p + 24, size);
+  p[28] = type;
+  p[29] = key_kind;
+  put_u16le(p + 30, 0);
+  put_u32le(p + 32, klen);
+  if (klen)
+    memcpy(p + CDB_HINT_HEADER_SIZE, key, klen);
+  put_u32le(p, cdb_crc32c(0, p + 4, need - 4));
+  w->len += need;
+  return CASKDB_OK;
+}
+
+int cdb_hint_writer_add(cdb_hint_writer *w, const cdb_rec *r, uint64_t offset) {
+  int del = r->type == CDB_REC_DELETE || r->type == CDB_REC_BATCH_DELETE;
+  w->count++;
+  return put_hint(w, del ? CDB_HINT_DELETE : CDB_HINT_PUT, r->key_kind, r->key,
+                  r->klen, r->timestamp, r->expiry, (uint32_t)offset,
+                  (uint32_t)cdb_rec_size(r->klen, r->vlen));
+}
+
+int cdb_hint_writer_finish(cdb_hint_writer *w, uint64_t data_size) {
+  int rc = put_hint(w, CDB_HINT_END, CDB_KEY_BYTES, NULL, 0, 0, 0,
+                    (uint32_t)data_size, w->count);
+  if (rc == CASKDB_OK)
+    rc = flush_buffer(w);
+  if (rc == CASKDB_OK && cdb_os->rename(w->tmp_path, w->final_path) < 0)
+    rc = cdb_code_from_errno(errno);
+  if (rc != CASKDB_OK)
+    cdb_hint_writer_abort(w);
+  else
+    writer_close(w);
+  return rc;
+}
+
+/* ---- the hint of a file that just became immutable ------------------------
+ */
+
+/* Hint records for the committed records of a data file: batch records are
+ * held until their end record, as at open. */
+typedef struct pending_hints {
+  uint64_t start; /* offset of the first record of an open batch */
+  uint32_t n;     /* records in it */
+} pending_hints;
+
+static int add_committed(cdb_hint_writer *w, cdb_scanner *sc, uint64_t from,
+                         uint64_t to) {
+  uint64_t off = from;
+  while (off < to) {
+    cdb_rec r;
+    if (cdb_scan_record(sc, off, &r) != CDB_SCAN_OK)
+      return CASKDB_EIO;
+    if (r.type != CDB_REC_BATCH_END) {
+      int rc = cdb_hint_writer_add(w, &r, off);
+      if (rc != CASKDB_OK)
+        return rc;
+    }
+    off += cdb_rec_size(r.klen, r.vlen);
+  }
+  return CASKDB_OK;
+}
+
+static int hint_from_scan(cdb_hint_writer *w, cdb_scanner *sc) {
+  uint64_t off = CDB_FILE_HEADER_SIZE;
+  pending_hints batch = {0, 0};
+  for (;;) {
+    cdb_rec r;
+    int rc = cdb_scan_record(sc, off, &r);
+    uint64_t size;
+    if (rc == CDB_SCAN_END)
+      return batch.n ? CASKDB_ECORRUPT : CASKDB_OK;
+    if (rc != CDB_SCAN_OK)
+      return CASKDB_ECORRUPT;
+    size = cdb_rec_size(r.klen, r.vlen);
+    if (r.type == CDB_REC_BATCH_PUT || r.type == CDB_REC_BATCH_DELETE) {
+      if (batch.n++ == 0)
+        batch.start = off;
+    } else if (r.type == CDB_REC_BATCH_END) {
+      rc = add_committed(w, sc, batch.start, off);
+      if (rc != CASKDB_OK)
+        return rc;
+      batch.n = 0;
+    } else {
+      rc = cdb_hint_writer_add(w, &r, off);
+      if (rc != CASKDB_OK)
+        return rc;
+    }
+    off += size;
+  }
+}
+
+int cdb_hint_write_for(caskdb *db, const cdb_file *f) {
+  cdb_hint_writer w;
+  cdb_scanner sc;
+  int rc = cdb_hint_writer_open(&w, db->path, f->id, f->part);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (cdb_scanner_init(&sc, f->fd, f->size) < 0) {
+    cdb_hint_writer_abort(&w);
+    return CASKDB_ENOMEM;
+  }
+  rc = hint_from_scan(&w, &sc);
+  cdb_scanner_free(&sc);
+  if (rc != CASKDB_OK) {
+    cdb_hint_writer_abort(&w);
+    return rc;
+  }
+  return cdb_hint_writer_finish(&w, f->size);
+}
+
+void cdb_hint_remove(caskdb *db, const cdb_file *f) {
+  char *path = hint_path(db->path, f->id, f->part, "");
+  if (path)
+    cdb_os->unlink(path);
+  free(path);
+}
+
+/* ---- reading a hint -------------------------------------------------------
+ */
+
+/* Decode and check the hint record at off; 0 if it is not sound. */
+static int read_hint(cdb_scanner *sc, uint64_t off, uint64_t data_size,
+                     cdb_rec *r, uint32_t *offset, uint32_t *size,
+                     uint8_t *type) {
+  const unsigned char *p = cdb_scan_bytes(sc, off, CDB_HINT_HEADER_SIZE);
+  uint32_t klen;
+  if (p == NULL)
+    return 0;
+  klen = get_u32le(p + 32);
+  *type = p[28];
+  r->key_kind = p[29];
+  if (get_u16le(p + 30) != 0 || klen > CASKDB_MAX_KEY_SIZE ||
+      (r->key_kind == CDB_KEY_INT && klen != 8) || r->key_kind > CDB_KEY_INT)
+    return 0;
+  p = cdb_scan_bytes(sc, off, CDB_HINT_HEADER_SIZE + klen);
+  if (p == NULL || get_u32le(p) != cdb_crc32c(0, p + 4, 32 + klen))
+    return 0;
+  r->timestamp = get_u64le(p + 4);
+  r->expiry = get_u64le(p + 12);
+  r->klen = klen;
+  r->key = p + CDB_HINT_HEADER_SIZE;
+  *offset = get_u32le(p + 20);
+  *size = get_u32le(p + 24);
+  if (*type == CDB_HINT_END)
+    return klen == 0 && *offset == data_size;
+  if (*type != CDB_HINT_PUT && *type != CDB_HINT_DELETE)
+    return 0;
+  /* The record it names must lie inside the data file, after its header,
+   * and be at least big enough for its key. */
+  return *offset >= CDB_FILE_HEADER_SIZE &&
+         (uint64_t)*offset + *size <= data_size &&
+         *size >= CDB_REC_HEADER_SIZE + klen;
+}
+
+static int check_hint_header(cdb_scanner *sc, const cdb_file *f) {
+  const unsigned char *p = cdb_scan_bytes(sc, 0, CDB_FILE_HEADER_SIZE);
+  cdb_file_header h;
+  return p != NULL &&
+         cdb_file_header_decode(p, CDB_FILE_HEADER_SIZE, &h) == CDB_DECODE_OK &&
+         h.kind == CDB_FILE_HINT && h.file_id == f->id && h.part == f->part;
+}
+
+static int apply_hints(caskdb *db, cdb_scanner *sc, uint32_t slot,
+                       uint64_t data_size) {
+  uint64_t off = CDB_FILE_HEADER_SIZE;
+  uint32_t count = 0;
+  for (;;) {
+    cdb_rec r;
+    cdb_loc loc;
+    uint32_t offset, size;
+    uint8_t type;
+    size_t clen;
+    int rc;
+    if (!read_hint(sc, off, data_size, &r, &offset, &size, &type))
+      return CASKDB_ENOTFOUND;
+    off += CDB_HINT_HEADER_SIZE + r.klen;
+    if (type == CDB_HINT_END)
+      return size == count && off == sc->file_size ? CASKDB_OK
+                                                   : CASKDB_ENOTFOUND;
+    clen = cdb_key_canon_from_disk(r.key_kind, r.key, r.klen, db->keybuf);
+    loc.slot = slot;
+    loc.offset = offset;
+    loc.size = size;
+    loc.expiry = r.expiry;
+    rc = cdb_apply(db, db->keybuf, clen, &loc, type == CDB_HINT_DELETE);
+    if (rc != CASKDB_OK)
+      return rc;
+    count++;
+  }
+}
+
+int cdb_hint_load(caskdb *db, cdb_file *f, uint32_t slot, uint64_t data_size) {
+  char *path = hint_path(db->path, f->id, f->part, "");
+  cdb_scanner sc;
+  uint64_t size;
+  int fd, rc;
+  if (path == NULL)
+    return CASKDB_ENOMEM;
+  fd = cdb_os->open(path, O_RDONLY, 0);
+  free(path);
+  if (fd < 0)
+    return CASKDB_ENOTFOUND;
+  if (cdb_os->file_size(fd, &size) < 0 || cdb_scanner_init(&sc, fd, size) < 0) {
+    cdb_os->close(fd);
+    return CASKDB_ENOTFOUND;
+  }
+  rc = check_hint_header(&sc, f) ? apply_hints(db, &sc, slot, data_size)
+                                 : CASKDB_ENOTFOUND;
+  cdb_scanner_free(&sc);
+  cdb_os->close(fd);
+  return rc;
+}

@@ -42,6 +42,7 @@ build = {
         "core/src/key.c",
         "core/src/keydir.c",
         "core/src/lock.c",
+        "core/src/merge.c",
         "core/src/open.c",
         "core/src/os.c",
         "core/src/record.c",

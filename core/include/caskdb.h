@@ -317,6 +317,34 @@ void caskdb_batch_free(caskdb_batch *b);
 int caskdb_batch_commit(caskdb *db, caskdb_batch *b);
 
 /* ---------------------------------------------------------------------------
+ * Merge (compaction)
+ * ------------------------------------------------------------------------- */
+
+/* Rewrite the database's files keeping only live records, so that disk use
+ * falls to the live data plus file headers, and write hint files for the
+ * output so that the next open is fast.  The active file is first closed to
+ * writes (a new one is started) so that every record written so far takes
+ * part.  Blocks until the merge is complete; a merge already under way
+ * (caskdb_merge_step) is finished first.
+ *
+ * Crash-safe at every moment: outputs are written under temporary names,
+ * fsynced and renamed before any input is deleted (docs/FORMAT.md,
+ * "Merge").  Returns CASKDB_OK; CASKDB_EREADONLY; CASKDB_EIO, CASKDB_ENOSPC,
+ * CASKDB_ENOMEM (the database is still whole: the outputs written so far
+ * are published beside the inputs, or, if even that fails, the handle stops
+ * taking writes and a reopen holds every acknowledged write). */
+int caskdb_merge(caskdb *db);
+
+/* Do a slice of merge work: read about max_bytes of the files being merged
+ * (at least one record), then return, so that an event loop or a game frame
+ * never stalls for a whole merge.  Starts a merge of every file but the
+ * active one when none is under way (without closing the active file).
+ * *more (if not NULL) is set to 1 while work remains.  Between steps the
+ * handle may be used as usual; writes go to the active file.  Codes as
+ * caskdb_merge(). */
+int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more);
+
+/* ---------------------------------------------------------------------------
  * Iteration in key order
  * ------------------------------------------------------------------------- */
 

@@ -269,6 +269,7 @@ int cdb_create_active(caskdb *db, uint32_t id) {
 static void free_handle(caskdb *db) {
   uint32_t i;
   cdb_iter_detach_all(db);
+  cdb_merge_discard(db);
   for (i = 0; i < db->nslots; i++) {
     if (db->slots[i]) {
       cdb_os->close(db->slots[i]->fd);
@@ -446,12 +447,10 @@ int cdb_check_writable(caskdb *db) {
   return CASKDB_OK;
 }
 
-/* Start a new active file if a record of `size` bytes does not fit. */
-int cdb_make_room(caskdb *db, uint64_t size) {
+int cdb_rotate(caskdb *db) {
   cdb_file *old = db->active;
   int rc;
-  if (old->size + size <= db->opts.max_file_size ||
-      old->size <= CDB_FILE_HEADER_SIZE)
+  if (old->size <= CDB_FILE_HEADER_SIZE)
     return CASKDB_OK;
   if (db->opts.sync != CASKDB_SYNC_NONE) {
     rc = caskdb_sync(db);
@@ -462,6 +461,13 @@ int cdb_make_room(caskdb *db, uint64_t size) {
   if (rc == CASKDB_OK)
     cdb_hint_write_for(db, old); /* best effort: a hint is only a shortcut */
   return rc;
+}
+
+/* Start a new active file if a record of `size` bytes does not fit. */
+int cdb_make_room(caskdb *db, uint64_t size) {
+  if (db->active->size + size <= db->opts.max_file_size)
+    return CASKDB_OK;
+  return cdb_rotate(db);
 }
 
 /* Cut the active file back to `size` after a failed write or sync. */
@@ -725,9 +731,12 @@ int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
     return CASKDB_EINVAL;
   memset(st, 0, sizeof *st);
   st->keys = cdb_kd_count(db->kd);
-  st->data_files = db->nfiles;
-  for (i = 0; i < db->nfiles; i++) {
-    const cdb_file *f = db->slots[db->order[i]];
+  /* Every file, merge outputs not yet published included. */
+  for (i = 0; i < db->nslots; i++) {
+    const cdb_file *f = db->slots[i];
+    if (f == NULL)
+      continue;
+    st->data_files++;
     st->disk_bytes += f->size;
     st->live_bytes += f->live_bytes;
   }

@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 #include <stdint.h>
 
+typedef struct cdb_merge cdb_merge; /* a merge under way (merge.c) */
+
 typedef struct cdb_file {
   uint32_t id;
   uint32_t part;
@@ -50,6 +52,7 @@ struct caskdb {
   int need_dir_sync;     /* a file was created since the last sync */
   int failed;            /* a write failed and could not be undone */
   caskdb_iter *iters;    /* iterators not yet closed (iter.c) */
+  cdb_merge *merge;      /* the merge under way, or NULL (merge.c) */
 
   int syserr;
   char errmsg[512];
@@ -119,6 +122,13 @@ uint32_t cdb_active_slot(const caskdb *db);
  * CASKDB_OK or CASKDB_ENOMEM. */
 int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
               const cdb_loc *loc, int is_delete);
+
+/* Close the active file to writes and start a new one, unless the active
+ * file holds no record yet. */
+int cdb_rotate(caskdb *db);
+
+/* Drop a merge under way, removing its unpublished outputs (at close). */
+void cdb_merge_discard(caskdb *db);
 
 /* Detach every iterator of db before it is freed: they stay allocated
  * until caskdb_iter_close, and report CASKDB_EINVAL meanwhile (iter.c). */

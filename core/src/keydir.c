@@ -14,14 +14,25 @@
  *     sep[i] <= k < sep[i+1] (sep[0] is "minus infinity", sep[n] "plus
  *     infinity", both within the range the parent gives the node).  A
  *     separator is its own small copy of key bytes, cut down to the shortest
- *     prefix that still separates the two leaves, so a separator never points
+ *     prefix that still separates two leaves, so a separator never points
  *     into an entry and removing entries never has to touch separators.
  *   - Every leaf is at the same depth, kd->height inner levels below the
  *     root.  With height 0 the root is the only leaf.
  *
  * Keys compare with memcmp over the shorter length, then the shorter key
  * first, so "ab" < "ab\0" < "abc" and the empty key is the smallest of all.
- * Every search inside a node is a binary search.
+ *
+ * Searching a node.  Looking at a key costs a cache miss (entries are all
+ * over the heap), so a node also keeps a 4-byte "hint" per key: the key's
+ * bytes right after the prefix that all keys of the node share (plen bytes
+ * long), big-endian, zero-padded.  For keys that share that prefix, a
+ * smaller hint means a smaller key, so a binary search over the hints, inside
+ * the node, narrows the search to the few keys whose hint equals the
+ * searched one; only those are compared in full.  Skipping the shared prefix
+ * matters: canonical integer keys share their first bytes, as do keys like
+ * "user:...".  A search key that does not share the prefix at all sorts
+ * before or after every key of the node; a leaf checks for that only when
+ * the key was not found (a found key obviously shares it).
  *
  * Inserting: find the leaf, put the pointer in.  A full leaf splits in two
  * and its parent gets the new right half plus a separator; a full parent
@@ -74,15 +85,19 @@ typedef struct kd_sep {
 } kd_sep;
 
 typedef struct kd_leaf {
-  int n; /* entries in use; 1..LEAF_MAX, 0 only for an empty root */
+  int n;         /* entries in use; 1..LEAF_MAX, 0 only for an empty root */
+  uint32_t plen; /* the keys e[0..n) all share their first plen bytes */
   struct kd_leaf *prev, *next;
-  cdb_entry *e[LEAF_MAX]; /* e[0..n) in strictly increasing key order */
+  uint32_t hint[LEAF_MAX]; /* hint[i] = key_hint(e[i], plen) */
+  cdb_entry *e[LEAF_MAX];  /* e[0..n) in strictly increasing key order */
 } kd_leaf;
 
 typedef struct kd_inner {
-  int n;                  /* children in use, 1..INNER_MAX */
-  kd_sep *sep[INNER_MAX]; /* sep[1..n) increasing; sep[0] is unused */
-  void *child[INNER_MAX]; /* kd_inner below, or kd_leaf at the last level */
+  int n;                    /* children in use, 1..INNER_MAX */
+  uint32_t plen;            /* sep[1..n) all share their first plen bytes */
+  uint32_t hint[INNER_MAX]; /* hint[i] = key_hint(sep[i], plen), i >= 1 */
+  kd_sep *sep[INNER_MAX];   /* sep[1..n) increasing; sep[0] is unused */
+  void *child[INNER_MAX];   /* kd_inner below, or kd_leaf at the last level */
 } kd_inner;
 
 struct cdb_keydir {
@@ -156,6 +171,7 @@ static kd_leaf *leaf_new(cdb_keydir *kd) {
   kd_leaf *leaf = kd_alloc(kd, sizeof *leaf);
   if (leaf) {
     leaf->n = 0;
+    leaf->plen = 0;
     leaf->prev = leaf->next = NULL;
   }
   return leaf;
@@ -165,12 +181,13 @@ static kd_inner *inner_new(cdb_keydir *kd) {
   kd_inner *in = kd_alloc(kd, sizeof *in);
   if (in) {
     in->n = 0;
+    in->plen = 0;
     in->sep[0] = NULL;
   }
   return in;
 }
 
-/* ---- Comparing and searching -------------------------------------------- */
+/* ---- Comparing keys, prefixes and hints --------------------------------- */
 
 static int key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
                    size_t blen) {
@@ -181,11 +198,74 @@ static int key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
   return (alen > blen) - (alen < blen);
 }
 
+/* How many leading bytes a and b share. */
+static size_t common_prefix(const unsigned char *a, size_t alen,
+                            const unsigned char *b, size_t blen) {
+  size_t n = 0, most = alen < blen ? alen : blen;
+  while (n < most && a[n] == b[n])
+    n++;
+  return n;
+}
+
+/* Where key stands against every key that starts with the plen bytes p:
+ * < 0 before them all, > 0 after them all, 0 when key starts with p too. */
+static int prefix_cmp(const unsigned char *key, size_t klen,
+                      const unsigned char *p, size_t plen) {
+  size_t common = klen < plen ? klen : plen;
+  int c = common ? memcmp(key, p, common) : 0;
+  if (c)
+    return c;
+  return klen < plen ? -1 : 0;
+}
+
+/* The 4 bytes of key after its first plen, big-endian, zero-padded.  For two
+ * keys sharing those plen bytes, a smaller hint means a smaller key; equal
+ * hints say nothing. */
+static uint32_t key_hint(const unsigned char *key, size_t klen, size_t plen) {
+  uint32_t hint = 0;
+  for (size_t i = plen; i < plen + 4; i++)
+    hint = hint << 8 | (i < klen ? key[i] : 0);
+  return hint;
+}
+
+static uint32_t entry_hint(const cdb_entry *e, size_t plen) {
+  return key_hint(e->key, e->klen, plen);
+}
+
+/* In the increasing hint[lo..hi), narrows [lo, hi) to the slots whose hint
+ * equals h: before *lo all are smaller, from *hi on all are larger. */
+static void hint_span(const uint32_t *hint, int *lo, int *hi, uint32_t h) {
+  int a = *lo, b = *hi;
+  while (a < b) { /* the first slot with hint >= h */
+    int mid = a + (b - a) / 2;
+    if (hint[mid] < h)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  *lo = a;
+  b = *hi;
+  while (a < b) { /* the first slot with hint > h */
+    int mid = a + (b - a) / 2;
+    if (hint[mid] <= h)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  *hi = a;
+}
+
+/* ---- Searching ---------------------------------------------------------- */
+
 /* The first position in `leaf` whose key is >= key; *found tells whether it
  * is equal. */
-static int leaf_lower_bound(const kd_leaf *leaf, const unsigned char *key,
-                            size_t klen, int *found) {
+static int leaf_search(const kd_leaf *leaf, const unsigned char *key,
+                       size_t klen, int *found) {
+  *found = 0;
+  if (leaf->n == 0)
+    return 0;
   int lo = 0, hi = leaf->n;
+  hint_span(leaf->hint, &lo, &hi, key_hint(key, klen, leaf->plen));
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
     const cdb_entry *e = leaf->e[mid];
@@ -199,14 +279,23 @@ static int leaf_lower_bound(const kd_leaf *leaf, const unsigned char *key,
     else
       hi = mid;
   }
-  *found = 0;
-  return lo;
+  /* Not here.  The hints placed it right if it shares the leaf's prefix. */
+  const cdb_entry *first = leaf->e[0];
+  int side = prefix_cmp(key, klen, first->key, leaf->plen);
+  return side < 0 ? 0 : side > 0 ? leaf->n : lo;
 }
 
 /* The child of `in` whose range holds key: the last i with sep[i] <= key. */
 static int inner_child_index(const kd_inner *in, const unsigned char *key,
                              size_t klen) {
+  if (in->n <= 1)
+    return 0;
+  const kd_sep *first = in->sep[1];
+  int side = prefix_cmp(key, klen, first->bytes, in->plen);
+  if (side != 0)
+    return side < 0 ? 0 : in->n - 1;
   int lo = 1, hi = in->n; /* find the first i >= 1 with sep[i] > key */
+  hint_span(in->hint, &lo, &hi, key_hint(key, klen, in->plen));
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
     const kd_sep *s = in->sep[mid];
@@ -239,6 +328,90 @@ static void find_path(const cdb_keydir *kd, const unsigned char *key,
     node = in->child[i];
   }
   path->leaf = node;
+}
+
+/* ---- Keeping hints right ------------------------------------------------ */
+
+/* Entries with hints, as a leaf holds them: the arrays may be a leaf's or a
+ * scratch copy one slot longer during a split. */
+typedef struct kd_slots {
+  uint32_t *hint;
+  cdb_entry **e;
+  int n;
+  uint32_t plen;
+} kd_slots;
+
+/* Sets plen to the longest prefix all entries share (first and last have
+ * the shortest in common, the entries being sorted) and recomputes the
+ * hints if it changed, or always when `force`. */
+static void slots_rehint(kd_slots *s, int force) {
+  uint32_t plen = 0;
+  if (s->n > 0) {
+    const cdb_entry *first = s->e[0], *last = s->e[s->n - 1];
+    plen =
+        (uint32_t)common_prefix(first->key, first->klen, last->key, last->klen);
+  }
+  if (plen == s->plen && !force)
+    return;
+  s->plen = plen;
+  for (int i = 0; i < s->n; i++)
+    s->hint[i] = entry_hint(s->e[i], plen);
+}
+
+/* Puts e at pos (room for it is there).  When e does not share the prefix
+ * of the others, the prefix shrinks and all hints are recomputed. */
+static void slots_insert(kd_slots *s, int pos, cdb_entry *e) {
+  memmove(&s->e[pos + 1], &s->e[pos], (size_t)(s->n - pos) * sizeof s->e[0]);
+  memmove(&s->hint[pos + 1], &s->hint[pos],
+          (size_t)(s->n - pos) * sizeof s->hint[0]);
+  s->e[pos] = e;
+  s->n++;
+  if (s->n == 1) {
+    slots_rehint(s, 1);
+    return;
+  }
+  const cdb_entry *other = s->e[pos == 0 ? 1 : 0]; /* has the prefix */
+  if (prefix_cmp(e->key, e->klen, other->key, s->plen) != 0)
+    slots_rehint(s, 1);
+  else
+    s->hint[pos] = entry_hint(e, s->plen);
+}
+
+static kd_slots leaf_slots(kd_leaf *leaf) {
+  kd_slots s = {leaf->hint, leaf->e, leaf->n, leaf->plen};
+  return s;
+}
+
+static void leaf_take_slots(kd_leaf *leaf, const kd_slots *s) {
+  leaf->n = s->n;
+  leaf->plen = s->plen;
+}
+
+static void leaf_insert_at(kd_leaf *leaf, int pos, cdb_entry *e) {
+  kd_slots s = leaf_slots(leaf);
+  slots_insert(&s, pos, e);
+  leaf_take_slots(leaf, &s);
+}
+
+static void leaf_remove_at(kd_leaf *leaf, int pos) {
+  int after = leaf->n - pos - 1;
+  memmove(&leaf->e[pos], &leaf->e[pos + 1], (size_t)after * sizeof leaf->e[0]);
+  memmove(&leaf->hint[pos], &leaf->hint[pos + 1],
+          (size_t)after * sizeof leaf->hint[0]);
+  leaf->n--; /* the rest still share the prefix */
+}
+
+/* Inner nodes change once per leaf split at most, and their separators are
+ * mostly in cache: they simply recompute every hint after a change. */
+static void inner_rehint(kd_inner *in) {
+  in->plen = 0;
+  if (in->n > 2) { /* two separators or more: something to share */
+    const kd_sep *first = in->sep[1], *last = in->sep[in->n - 1];
+    in->plen = (uint32_t)common_prefix(first->bytes, first->len, last->bytes,
+                                       last->len);
+  }
+  for (int i = 1; i < in->n; i++)
+    in->hint[i] = key_hint(in->sep[i]->bytes, in->sep[i]->len, in->plen);
 }
 
 /* ---- Creating and freeing the keydir ------------------------------------ */
@@ -287,7 +460,7 @@ void cdb_kd_free(cdb_keydir *kd) {
 cdb_entry *cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen) {
   const kd_leaf *leaf = find_leaf(kd, key, klen);
   int found;
-  int pos = leaf_lower_bound(leaf, key, klen, &found);
+  int pos = leaf_search(leaf, key, klen, &found);
   return found ? leaf->e[pos] : NULL;
 }
 
@@ -299,8 +472,9 @@ uint64_t cdb_kd_version(const cdb_keydir *kd) { return kd->version; }
 
 /* ---- Inserting ---------------------------------------------------------- */
 
-/* Room for a split of the leaf and of `inner_splits` inner nodes above it,
- * plus a new root; all allocated before the tree changes. */
+/* Room for a split of the leaf and of `inner_count` inner nodes above it,
+ * the last of them possibly a new root; all allocated before the tree
+ * changes. */
 typedef struct kd_spare {
   kd_leaf *leaf;
   kd_sep *sep;
@@ -308,21 +482,11 @@ typedef struct kd_spare {
   int inner_count;
 } kd_spare;
 
-static void leaf_insert_at(kd_leaf *leaf, int pos, cdb_entry *e) {
-  memmove(&leaf->e[pos + 1], &leaf->e[pos],
-          (size_t)(leaf->n - pos) * sizeof leaf->e[0]);
-  leaf->e[pos] = e;
-  leaf->n++;
-}
-
 /* The shortest prefix of `right` that is still greater than `left`
  * (left < right), as a new separator. */
 static kd_sep *sep_between(cdb_keydir *kd, const cdb_entry *left,
                            const cdb_entry *right) {
-  size_t lcp = 0;
-  while (lcp < left->klen && lcp < right->klen &&
-         left->key[lcp] == right->key[lcp])
-    lcp++;
+  size_t lcp = common_prefix(left->key, left->klen, right->key, right->klen);
   size_t len = lcp + 1; /* right is longer than lcp, since left < right */
   kd_sep *s = kd_alloc(kd, sep_size(len));
   if (s) {
@@ -360,14 +524,6 @@ static int at_right_edge(const kd_path *path, int level) {
     if (path->idx[up] != path->inner[up]->n - 1)
       return 0;
   return 1;
-}
-
-/* The leaf's entries with `e` put in at `pos`: LEAF_MAX + 1 of them. */
-static void leaf_with(const kd_leaf *leaf, int pos, cdb_entry *e,
-                      cdb_entry **all) {
-  memcpy(all, leaf->e, (size_t)pos * sizeof all[0]);
-  all[pos] = e;
-  memcpy(all + pos + 1, leaf->e + pos, (size_t)(leaf->n - pos) * sizeof all[0]);
 }
 
 static void spare_free(cdb_keydir *kd, kd_spare *spare) {
@@ -413,8 +569,7 @@ static int spare_alloc(cdb_keydir *kd, const kd_path *path, cdb_entry *left,
 
 /* Puts `child`, whose keys start at `sep`, right after child `after` of
  * the non-full node `in`. */
-static void inner_insert_at(kd_inner *in, int after, kd_sep *sep,
-                            void *child) {
+static void inner_insert_at(kd_inner *in, int after, kd_sep *sep, void *child) {
   int at = after + 1;
   memmove(&in->sep[at + 1], &in->sep[at], (size_t)(in->n - at) * sizeof sep);
   memmove(&in->child[at + 1], &in->child[at],
@@ -422,6 +577,7 @@ static void inner_insert_at(kd_inner *in, int after, kd_sep *sep,
   in->sep[at] = sep;
   in->child[at] = child;
   in->n++;
+  inner_rehint(in);
 }
 
 /* Splits the full node `in` while inserting (sep, child) after child
@@ -429,8 +585,6 @@ static void inner_insert_at(kd_inner *in, int after, kd_sep *sep,
  * divides `in` from `right`, for the parent. */
 static kd_sep *inner_split(kd_inner *in, int after, kd_sep *sep, void *child,
                            kd_inner *right, int leftmost, int rightmost) {
-  /* The new child is never first (at >= 1), so "before everything" means
-   * right after the first child. */
   kd_sep *seps[INNER_MAX + 1];
   void *children[INNER_MAX + 1];
   int at = after + 1, total = INNER_MAX + 1;
@@ -442,8 +596,10 @@ static kd_sep *inner_split(kd_inner *in, int after, kd_sep *sep, void *child,
   memcpy(children + at + 1, in->child + at,
          (size_t)(INNER_MAX - at) * sizeof child);
 
-  int m = split_point(INNER_MAX, rightmost && at == INNER_MAX,
-                      leftmost && at == 1);
+  /* The new child is never first (at >= 1), so "before everything" means
+   * right after the first child. */
+  int m =
+      split_point(INNER_MAX, rightmost && at == INNER_MAX, leftmost && at == 1);
   in->n = m;
   memcpy(in->sep, seps, (size_t)m * sizeof sep);
   memcpy(in->child, children, (size_t)m * sizeof child);
@@ -451,70 +607,96 @@ static kd_sep *inner_split(kd_inner *in, int after, kd_sep *sep, void *child,
   right->sep[0] = NULL;
   memcpy(right->sep + 1, seps + m + 1, (size_t)(right->n - 1) * sizeof sep);
   memcpy(right->child, children + m, (size_t)right->n * sizeof child);
+  inner_rehint(in);
+  inner_rehint(right);
   return seps[m];
 }
 
-/* Splits path->leaf, which is full, while inserting `e` at `pos`, then
- * hands the new leaf up the path, splitting full ancestors on the way. */
-static int insert_with_split(cdb_keydir *kd, const kd_path *path, int pos,
-                             cdb_entry *e) {
-  kd_leaf *leaf = path->leaf;
-  cdb_entry *all[LEAF_MAX + 1];
-  leaf_with(leaf, pos, e, all);
-  int m = split_point(LEAF_MAX, !leaf->next && pos == LEAF_MAX,
-                      !leaf->prev && pos == 0);
-  kd_spare spare;
-  if (spare_alloc(kd, path, all[m - 1], all[m], &spare) != 0)
-    return -1;
+/* Moves the upper part of the leaf's entries plus `e` (LEAF_MAX + 1 in all,
+ * in `all`, sharing all->plen) into the empty leaf `right`: the left keeps
+ * the first m.  Each half then keeps the shared prefix unless its own is
+ * longer. */
+static void leaf_split(kd_leaf *leaf, const kd_slots *all, int m,
+                       kd_leaf *right) {
+  kd_slots left = {leaf->hint, leaf->e, m, all->plen};
+  memcpy(left.e, all->e, (size_t)m * sizeof all->e[0]);
+  memcpy(left.hint, all->hint, (size_t)m * sizeof all->hint[0]);
+  slots_rehint(&left, 0);
+  leaf_take_slots(leaf, &left);
 
-  /* From here on nothing can fail. */
-  kd_leaf *right = spare.leaf;
-  leaf->n = m;
-  memcpy(leaf->e, all, (size_t)m * sizeof all[0]);
-  right->n = LEAF_MAX + 1 - m;
-  memcpy(right->e, all + m, (size_t)right->n * sizeof all[0]);
+  kd_slots rest = {right->hint, right->e, all->n - m, all->plen};
+  memcpy(rest.e, all->e + m, (size_t)rest.n * sizeof all->e[0]);
+  memcpy(rest.hint, all->hint + m, (size_t)rest.n * sizeof all->hint[0]);
+  slots_rehint(&rest, 0);
+  leaf_take_slots(right, &rest);
+
   right->prev = leaf;
   right->next = leaf->next;
   if (leaf->next)
     leaf->next->prev = right;
   leaf->next = right;
+}
 
-  kd_sep *sep = spare.sep;
-  void *left_node = leaf, *new_node = right;
+/* Hands the new node `new_node` (right of `left_node`, from `sep` on) up
+ * the path, splitting full ancestors with the spare nodes on the way; at the
+ * top, a new root. */
+static void insert_upwards(cdb_keydir *kd, const kd_path *path, kd_spare *spare,
+                           void *left_node, kd_sep *sep, void *new_node) {
   int used = 0;
   for (int level = kd->height - 1; level >= 0; level--) {
     kd_inner *in = path->inner[level];
     int after = path->idx[level];
     if (in->n < INNER_MAX) {
       inner_insert_at(in, after, sep, new_node);
-      return 0;
+      return;
     }
-    kd_inner *split = spare.inner[used++];
-    sep = inner_split(in, after, sep, new_node, split, at_left_edge(path, level),
-                      at_right_edge(path, level));
+    kd_inner *split = spare->inner[used++];
+    sep = inner_split(in, after, sep, new_node, split,
+                      at_left_edge(path, level), at_right_edge(path, level));
     left_node = in;
     new_node = split;
   }
-
-  /* Every level was full: a new root above the old one. */
-  kd_inner *root = spare.inner[used];
+  kd_inner *root = spare->inner[used];
   root->n = 2;
-  root->sep[0] = NULL;
   root->sep[1] = sep;
   root->child[0] = left_node;
   root->child[1] = new_node;
+  inner_rehint(root);
   kd->root = root;
   kd->height++;
+}
+
+/* Splits path->leaf, which is full, while inserting `e` at `pos`, then
+ * hands the new leaf up the path.  -1 when out of memory (nothing changed
+ * then). */
+static int insert_with_split(cdb_keydir *kd, const kd_path *path, int pos,
+                             cdb_entry *e) {
+  kd_leaf *leaf = path->leaf;
+  uint32_t hints[LEAF_MAX + 1];
+  cdb_entry *entries[LEAF_MAX + 1];
+  kd_slots all = {hints, entries, leaf->n, leaf->plen};
+  memcpy(entries, leaf->e, sizeof leaf->e);
+  memcpy(hints, leaf->hint, sizeof leaf->hint);
+  slots_insert(&all, pos, e);
+
+  int m = split_point(LEAF_MAX, !leaf->next && pos == LEAF_MAX,
+                      !leaf->prev && pos == 0);
+  kd_spare spare;
+  if (spare_alloc(kd, path, entries[m - 1], entries[m], &spare) != 0)
+    return -1;
+  /* From here on nothing can fail. */
+  leaf_split(leaf, &all, m, spare.leaf);
+  insert_upwards(kd, path, &spare, leaf, spare.sep, spare.leaf);
   return 0;
 }
 
-int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen,
-               const cdb_loc *loc, cdb_loc *old) {
+int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen, const cdb_loc *loc,
+               cdb_loc *old) {
   kd_path path;
   find_path(kd, key, klen, &path);
   kd_leaf *leaf = path.leaf;
   int found;
-  int pos = leaf_lower_bound(leaf, key, klen, &found);
+  int pos = leaf_search(leaf, key, klen, &found);
   if (found) {
     cdb_entry *e = leaf->e[pos];
     if (old)
@@ -555,6 +737,7 @@ static void inner_remove_at(cdb_keydir *kd, kd_inner *in, int i) {
           (size_t)(in->n - i - 1) * sizeof in->child[0]);
   in->n--;
   in->sep[0] = NULL;
+  inner_rehint(in);
 }
 
 /* While the root is an inner node with one child, that child is the root. */
@@ -596,6 +779,16 @@ static int leaves_sparse(const kd_inner *parent, int i) {
   return left->n + right->n <= LEAF_MAX / 2;
 }
 
+/* Moves every entry of `right` to the end of `left`, its neighbour. */
+static void leaf_merge(kd_leaf *left, kd_leaf *right) {
+  memcpy(left->e + left->n, right->e, (size_t)right->n * sizeof right->e[0]);
+  kd_slots s = leaf_slots(left);
+  s.n += right->n;
+  slots_rehint(&s, 1);
+  leaf_take_slots(left, &s);
+  right->n = 0;
+}
+
 /* After a removal from path->leaf: when it and a neighbour under the same
  * parent fit in half a leaf together, moves the right one's entries into the
  * left one and removes the right one.  Keeps the invariant that neighbours
@@ -613,12 +806,9 @@ static void merge_if_sparse(cdb_keydir *kd, kd_path *path) {
     right_i = i + 1;
   else
     return;
-  kd_leaf *left = parent->child[right_i - 1], *right = parent->child[right_i];
-  memcpy(left->e + left->n, right->e, (size_t)right->n * sizeof right->e[0]);
-  left->n += right->n;
-  right->n = 0;
+  leaf_merge(parent->child[right_i - 1], parent->child[right_i]);
   path->idx[kd->height - 1] = right_i;
-  path->leaf = right;
+  path->leaf = parent->child[right_i];
   remove_empty_leaf(kd, path);
 }
 
@@ -627,16 +817,14 @@ int cdb_kd_del(cdb_keydir *kd, const void *key, size_t klen, cdb_loc *old) {
   find_path(kd, key, klen, &path);
   kd_leaf *leaf = path.leaf;
   int found;
-  int pos = leaf_lower_bound(leaf, key, klen, &found);
+  int pos = leaf_search(leaf, key, klen, &found);
   if (!found)
     return 0;
   cdb_entry *e = leaf->e[pos];
   if (old)
     *old = e->loc;
   entry_free(kd, e);
-  memmove(&leaf->e[pos], &leaf->e[pos + 1],
-          (size_t)(leaf->n - pos - 1) * sizeof leaf->e[0]);
-  leaf->n--;
+  leaf_remove_at(leaf, pos);
   kd->count--;
   kd->version++;
   if (leaf->n == 0 && kd->height > 0)
@@ -670,12 +858,11 @@ void cdb_kd_seek(const cdb_keydir *kd, const void *key, size_t klen,
   }
   kd_leaf *leaf = find_leaf(kd, key, klen);
   int found;
-  int pos = leaf_lower_bound(leaf, key, klen, &found);
+  int pos = leaf_search(leaf, key, klen, &found);
   cursor_settle(leaf, pos, cur);
 }
 
-cdb_entry *cdb_kd_cursor_entry(const cdb_keydir *kd,
-                               const cdb_kd_cursor *cur) {
+cdb_entry *cdb_kd_cursor_entry(const cdb_keydir *kd, const cdb_kd_cursor *cur) {
   if (cur->version != kd->version || !cur->node)
     return NULL;
   const kd_leaf *leaf = cur->node;

@@ -1,0 +1,485 @@
+/*
+ * merge.c -- compaction: rewrite the oldest data files keeping only the
+ * records the keydir points to.
+ *
+ * A merge takes as input every data file but the active one -- always the
+ * oldest files of the directory, so nothing older than its inputs exists.
+ * It reads them in order and copies each live record (the keydir points at
+ * it, and it has not expired) to output files, moving the keydir entry to
+ * the copy as it goes.  Tombstones are never copied: a tombstone only hides
+ * older records, and every older record is in the inputs, which the merge
+ * deletes.
+ *
+ * Outputs are named after the newest input's id with higher part numbers
+ * (0000000007_0000000001.cask, ...), so they sort after every input and
+ * before every file written since the merge began.  They are written under
+ * temporary names (".tmp"), fsynced, then renamed into place, the directory
+ * fsynced, and only then are the inputs deleted, oldest first.  A crash at
+ * any point leaves a directory that opens to the same data:
+ *
+ *   - before the renames: the temporary files are removed at open, and the
+ *     inputs are whole;
+ *   - after some renames: inputs and outputs both exist; the outputs only
+ *     repeat, later in file order, the newest record of keys the inputs
+ *     already hold, so replaying both gives the same keydir;
+ *   - during the deletions: the inputs left are the newest ones, so any
+ *     tombstone that still matters is still there (deleting newest first
+ *     could bring back a value whose tombstone went first).
+ *
+ * A merge can run in slices (caskdb_merge_step) between other calls on the
+ * handle: writes during a merge go to the active file, which is not an
+ * input, and a key written meanwhile simply is not live in the inputs any
+ * more when the merge reaches it, or has its copy left dead in the output.
+ */
+#include "datafile.h"
+#include "db.h"
+#include "hint.h"
+#include "key.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An output file, finished but not yet published. */
+typedef struct merge_output {
+  uint32_t slot;
+  char *tmp_path;
+  char *final_path;
+} merge_output;
+
+struct cdb_merge {
+  uint32_t *inputs; /* slots, oldest file first */
+  uint32_t ninputs;
+  uint32_t next; /* the input being read */
+  int reading;   /* sc is open on inputs[next] */
+  cdb_scanner sc;
+  uint64_t off;
+
+  uint32_t out_id, next_part;
+  int have_out; /* an output is being written: outs[nouts - 1] */
+  cdb_hint_writer hw;
+  int hint_ok; /* the hint of the current output is still being written */
+  merge_output *outs;
+  uint32_t nouts;
+};
+
+/* ---- output files ------------------------------------------------------- */
+
+static cdb_file *out_file(caskdb *db, const cdb_merge *m) {
+  return db->slots[m->outs[m->nouts - 1].slot];
+}
+
+static void free_outputs(cdb_merge *m) {
+  uint32_t i;
+  for (i = 0; i < m->nouts; i++) {
+    free(m->outs[i].tmp_path);
+    free(m->outs[i].final_path);
+  }
+  free(m->outs);
+  m->outs = NULL;
+  m->nouts = 0;
+}
+
+static int start_output(caskdb *db, cdb_merge *m) {
+  char name[CDB_FILE_NAME_MAX + 8];
+  unsigned char hdr[CDB_FILE_HEADER_SIZE];
+  merge_output *outs, *o;
+  cdb_file_header h;
+  struct iovec iov;
+  cdb_file *f;
+  int slot;
+
+  outs = realloc(m->outs, (m->nouts + 1) * sizeof *outs);
+  if (outs == NULL)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  m->outs = outs;
+  o = &m->outs[m->nouts];
+  memset(o, 0, sizeof *o);
+  f = calloc(1, sizeof *f);
+  cdb_file_name(name, m->out_id, m->next_part, CDB_DATA_SUFFIX);
+  o->final_path = cdb_path_join(db->path, name);
+  strcat(name, CDB_TMP_SUFFIX);
+  o->tmp_path = cdb_path_join(db->path, name);
+  if (f == NULL || o->final_path == NULL || o->tmp_path == NULL) {
+    free(f);
+    free(o->final_path);
+    free(o->tmp_path);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  }
+  f->id = m->out_id;
+  f->part = m->next_part;
+  f->fd = cdb_os->open(o->tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  h.version = CDB_FORMAT_VERSION;
+  h.kind = CDB_FILE_DATA;
+  h.file_id = f->id;
+  h.part = f->part;
+  cdb_file_header_encode(hdr, &h);
+  iov.iov_base = hdr;
+  iov.iov_len = sizeof hdr;
+  if (f->fd < 0 || cdb_os->pwritev_all(f->fd, &iov, 1, 0) < 0) {
+    int err = errno;
+    if (f->fd >= 0) {
+      cdb_os->close(f->fd);
+      cdb_os->unlink(o->tmp_path);
+    }
+    free(f);
+    free(o->final_path);
+    free(o->tmp_path);
+    return cdb_fail(db, cdb_code_from_errno(err), err,
+                    "cannot create merge output %s", name);
+  }
+  f->size = CDB_FILE_HEADER_SIZE;
+  slot = cdb_add_slot(db, f);
+  if (slot < 0) {
+    cdb_os->close(f->fd);
+    cdb_os->unlink(o->tmp_path);
+    free(f);
+    free(o->final_path);
+    free(o->tmp_path);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  }
+  o->slot = (uint32_t)slot;
+  m->nouts++;
+  m->next_part++;
+  m->have_out = 1;
+  m->hint_ok =
+      cdb_hint_writer_open(&m->hw, db->path, f->id, f->part) == CASKDB_OK;
+  return CASKDB_OK;
+}
+
+/* Make the current output durable and write its hint.  A hint that fails
+ * is removed (the data file is read instead at open). */
+static int finish_output(caskdb *db, cdb_merge *m) {
+  cdb_file *f = out_file(db, m);
+  m->have_out = 0;
+  if (m->hint_ok && cdb_hint_writer_finish(&m->hw, f->size) != CASKDB_OK)
+    cdb_hint_remove(db, f);
+  else if (!m->hint_ok)
+    cdb_hint_remove(db, f); /* an older hint of the same name would lie */
+  m->hint_ok = 0;
+  if (cdb_os->fdatasync(f->fd) < 0)
+    return cdb_fail(db, CASKDB_EIO, errno, "cannot sync merge output");
+  return CASKDB_OK;
+}
+
+/* ---- copying one live record ----------------------------------------------
+ */
+
+static int ensure_output(caskdb *db, cdb_merge *m, uint64_t size) {
+  int rc;
+  if (m->have_out) {
+    cdb_file *f = out_file(db, m);
+    if (f->size + size <= db->opts.max_file_size ||
+        f->size <= CDB_FILE_HEADER_SIZE)
+      return CASKDB_OK;
+    rc = finish_output(db, m);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  return start_output(db, m);
+}
+
+/* Copy the record `r` (at *loc of an input, live in entry e) to the output
+ * as a plain put, and point e at the copy. */
+static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
+                       const cdb_rec *in) {
+  unsigned char hdr[CDB_REC_HEADER_SIZE];
+  struct iovec iov[3];
+  cdb_rec r = *in;
+  uint64_t size = cdb_rec_size(r.klen, r.vlen);
+  cdb_file *out;
+  int rc;
+  if (r.value == NULL) {
+    /* Too large for the scanner to hold: read it whole. */
+    rc = cdb_read_record(db, &e->loc, &r);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  rc = ensure_output(db, m, size);
+  if (rc != CASKDB_OK)
+    return rc;
+  out = out_file(db, m);
+  r.type = CDB_REC_PUT; /* a batch record copied alone is a plain put */
+  cdb_rec_encode_header(hdr, &r);
+  iov[0].iov_base = hdr;
+  iov[0].iov_len = sizeof hdr;
+  iov[1].iov_base = (void *)r.key;
+  iov[1].iov_len = r.klen;
+  iov[2].iov_base = (void *)r.value;
+  iov[2].iov_len = r.vlen;
+  if (cdb_os->pwritev_all(out->fd, iov, 3, out->size) < 0)
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot write merge output");
+  if (m->hint_ok && cdb_hint_writer_add(&m->hw, &r, out->size) != CASKDB_OK) {
+    cdb_hint_writer_abort(&m->hw);
+    m->hint_ok = 0;
+  }
+  db->slots[e->loc.slot]->live_bytes -= e->loc.size;
+  e->loc.slot = m->outs[m->nouts - 1].slot;
+  e->loc.offset = (uint32_t)out->size;
+  out->live_bytes += size;
+  out->size += size;
+  return CASKDB_OK;
+}
+
+/* Handle the record at m->off of the current input. */
+static int merge_record(caskdb *db, cdb_merge *m, const cdb_rec *r) {
+  uint32_t slot = m->inputs[m->next];
+  cdb_entry *e;
+  size_t clen;
+  if (r->type != CDB_REC_PUT && r->type != CDB_REC_BATCH_PUT)
+    return CASKDB_OK; /* tombstones and batch ends die here */
+  clen = cdb_key_canon_from_disk(r->key_kind, r->key, r->klen, db->keybuf);
+  e = cdb_kd_find(db->kd, db->keybuf, clen);
+  if (e == NULL || e->loc.slot != slot || e->loc.offset != m->off)
+    return CASKDB_OK; /* overwritten or deleted later */
+  if (cdb_expired(db, e->loc.expiry)) {
+    cdb_loc old;
+    cdb_kd_del(db->kd, db->keybuf, clen, &old);
+    db->slots[old.slot]->live_bytes -= old.size;
+    return CASKDB_OK;
+  }
+  return copy_record(db, m, e, r);
+}
+
+/* ---- publishing ------------------------------------------------------------
+ */
+
+/* Rename the outputs into place and make the renames durable.  After this
+ * the outputs are part of the database (beside the inputs, until those are
+ * deleted). */
+static int publish_outputs(caskdb *db, cdb_merge *m) {
+  uint32_t i;
+  for (i = 0; i < m->nouts; i++)
+    if (cdb_os->rename(m->outs[i].tmp_path, m->outs[i].final_path) < 0)
+      return cdb_fail(db, CASKDB_EIO, errno, "cannot publish merge output");
+  if (cdb_os->sync_dir(db->path) < 0)
+    return cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s",
+                    db->path);
+  return CASKDB_OK;
+}
+
+/* Put the outputs into the file order, right after the first `keep`
+ * inputs (all of them after an interrupted merge, none after a full one). */
+static int order_outputs(caskdb *db, cdb_merge *m, uint32_t keep) {
+  uint32_t n = db->nfiles - m->ninputs + keep + m->nouts;
+  uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+  uint32_t i, at = 0;
+  if (order == NULL)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  for (i = 0; i < keep; i++)
+    order[at++] = db->order[i];
+  for (i = 0; i < m->nouts; i++)
+    order[at++] = m->outs[i].slot;
+  for (i = m->ninputs; i < db->nfiles; i++)
+    order[at++] = db->order[i];
+  free(db->order);
+  db->order = order;
+  db->nfiles = n;
+  return CASKDB_OK;
+}
+
+/* Delete the inputs, oldest first (see the top of the file for why). */
+static int delete_inputs(caskdb *db, cdb_merge *m) {
+  uint32_t i;
+  int rc = CASKDB_OK;
+  for (i = 0; i < m->ninputs; i++) {
+    cdb_file *f = db->slots[m->inputs[i]];
+    char name[CDB_FILE_NAME_MAX];
+    char *path;
+    cdb_file_name(name, f->id, f->part, CDB_DATA_SUFFIX);
+    path = cdb_path_join(db->path, name);
+    cdb_hint_remove(db, f);
+    if (path == NULL || cdb_os->unlink(path) < 0)
+      rc =
+          cdb_fail(db, CASKDB_EIO, errno, "cannot remove merged file %s", name);
+    free(path);
+    cdb_os->close(f->fd);
+    free(f);
+    db->slots[m->inputs[i]] = NULL;
+  }
+  if (cdb_os->sync_dir(db->path) < 0 && rc == CASKDB_OK)
+    rc = cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s", db->path);
+  return rc;
+}
+
+static void free_job(caskdb *db) {
+  cdb_merge *m = db->merge;
+  if (m == NULL)
+    return;
+  if (m->reading)
+    cdb_scanner_free(&m->sc);
+  if (m->hint_ok)
+    cdb_hint_writer_abort(&m->hw);
+  free_outputs(m);
+  free(m->inputs);
+  free(m);
+  db->merge = NULL;
+}
+
+static int finish_job(caskdb *db) {
+  cdb_merge *m = db->merge;
+  int rc = CASKDB_OK;
+  if (m->have_out)
+    rc = finish_output(db, m);
+  if (rc == CASKDB_OK)
+    rc = publish_outputs(db, m);
+  if (rc != CASKDB_OK)
+    return rc;
+  rc = order_outputs(db, m, 0);
+  if (rc == CASKDB_OK)
+    rc = delete_inputs(db, m);
+  free_job(db);
+  return rc;
+}
+
+/* A merge that cannot go on: the keydir already points into its outputs,
+ * so publish them beside the (whole) inputs, which is a sound state; if even
+ * that fails the handle stops taking writes, and a reopen, which ignores
+ * the unpublished outputs, is correct. */
+static int abandon_job(caskdb *db, int rc) {
+  cdb_merge *m = db->merge;
+  char msg[sizeof db->errmsg];
+  memcpy(msg, db->errmsg, sizeof msg);
+  if (m->have_out) {
+    cdb_file *f = out_file(db, m);
+    if (cdb_os->ftruncate(f->fd, f->size) < 0 ||
+        finish_output(db, m) != CASKDB_OK)
+      db->failed = 1;
+  }
+  if (!db->failed && publish_outputs(db, m) != CASKDB_OK)
+    db->failed = 1;
+  if (order_outputs(db, m, m->ninputs) != CASKDB_OK)
+    db->failed = 1;
+  free_job(db);
+  memcpy(db->errmsg, msg, sizeof msg);
+  return rc;
+}
+
+/* ---- the job --------------------------------------------------------------
+ */
+
+static int start_job(caskdb *db) {
+  cdb_merge *m;
+  const cdb_file *newest_input;
+  uint32_t i;
+  if (db->nfiles < 2)
+    return CASKDB_OK; /* only the active file: nothing to merge */
+  m = calloc(1, sizeof *m);
+  if (m)
+    m->inputs = malloc((db->nfiles - 1) * sizeof *m->inputs);
+  if (m == NULL || m->inputs == NULL) {
+    free(m);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  }
+  m->ninputs = db->nfiles - 1;
+  for (i = 0; i < m->ninputs; i++)
+    m->inputs[i] = db->order[i];
+  newest_input = db->slots[m->inputs[m->ninputs - 1]];
+  m->out_id = newest_input->id;
+  m->next_part = newest_input->part + 1;
+  db->merge = m;
+  return CASKDB_OK;
+}
+
+/* Read records of the inputs until about `budget` bytes were read. */
+static int run_job(caskdb *db, uint64_t budget) {
+  cdb_merge *m = db->merge;
+  uint64_t done = 0;
+  while (m->next < m->ninputs && done < budget) {
+    const cdb_file *in = db->slots[m->inputs[m->next]];
+    cdb_rec r;
+    int rc;
+    if (!m->reading) {
+      if (cdb_scanner_init(&m->sc, in->fd, in->size) < 0)
+        return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+      m->reading = 1;
+      m->off = CDB_FILE_HEADER_SIZE;
+    }
+    rc = cdb_scan_record(&m->sc, m->off, &r);
+    if (rc == CDB_SCAN_END) {
+      cdb_scanner_free(&m->sc);
+      m->reading = 0;
+      m->next++;
+      continue;
+    }
+    if (rc == CDB_SCAN_IOERR)
+      return cdb_fail(db, CASKDB_EIO, m->sc.err, "cannot read data file %010u",
+                      (unsigned)in->id);
+    if (rc == CDB_SCAN_NOMEM)
+      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+    if (rc != CDB_SCAN_OK) {
+      /* Skipped at open (salvage): nothing live can be there. */
+      uint64_t next = cdb_scan_resync(&m->sc, m->off);
+      done += next - m->off;
+      m->off = next;
+      continue;
+    }
+    rc = merge_record(db, m, &r);
+    if (rc != CASKDB_OK)
+      return rc;
+    m->off += cdb_rec_size(r.klen, r.vlen);
+    done += cdb_rec_size(r.klen, r.vlen);
+  }
+  return CASKDB_OK;
+}
+
+int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
+  int rc;
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  if (more)
+    *more = 0;
+  db->errmsg[0] = '\0';
+  rc = cdb_check_writable(db);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (db->merge == NULL) {
+    rc = start_job(db);
+    if (rc != CASKDB_OK || db->merge == NULL)
+      return rc;
+  }
+  rc = run_job(db, max_bytes ? max_bytes : 1);
+  if (rc != CASKDB_OK)
+    return abandon_job(db, rc);
+  if (db->merge->next < db->merge->ninputs) {
+    if (more)
+      *more = 1;
+    return CASKDB_OK;
+  }
+  rc = finish_job(db);
+  if (rc != CASKDB_OK && db->merge)
+    return abandon_job(db, rc);
+  return rc;
+}
+
+int caskdb_merge(caskdb *db) {
+  int rc, more = 1;
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  rc = cdb_check_writable(db);
+  if (rc != CASKDB_OK)
+    return rc;
+  /* Finish a merge under way, then merge everything written so far. */
+  while (db->merge && rc == CASKDB_OK)
+    rc = caskdb_merge_step(db, UINT64_MAX, &more);
+  if (rc == CASKDB_OK)
+    rc = cdb_rotate(db);
+  while (rc == CASKDB_OK && more)
+    rc = caskdb_merge_step(db, UINT64_MAX, &more);
+  return rc;
+}
+
+void cdb_merge_discard(caskdb *db) {
+  cdb_merge *m = db->merge;
+  uint32_t i;
+  if (m == NULL)
+    return;
+  /* Closing mid-merge: the unpublished outputs go; the inputs hold
+   * everything. */
+  for (i = 0; i < m->nouts; i++)
+    cdb_os->unlink(m->outs[i].tmp_path);
+  free_job(db);
+}

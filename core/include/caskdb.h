@@ -90,7 +90,7 @@ const char *caskdb_code_name(int code);
 #define CASKDB_MAX_KEY_SIZE 65536u                  /* bytes in a byte key */
 #define CASKDB_MAX_VALUE_SIZE (1024u * 1024 * 1024) /* 1 GiB */
 #define CASKDB_MIN_FILE_SIZE 4096u                  /* smallest max_file_size */
-#define CASKDB_MAX_FILE_SIZE (2048u * 1024 * 1024)  /* largest max_file_size */
+#define CASKDB_MAX_FILE_SIZE (1024u * 1024 * 1024)  /* largest max_file_size */
 
 /* ---------------------------------------------------------------------------
  * Keys

@@ -55,6 +55,37 @@ if build build; then
   specs build
 fi
 
+# valgrind TEST CMD...: one memcheck run, counted as one test.
+valgrind_run() {
+  name=$1; shift
+  if valgrind -q --error-exitcode=99 --leak-check=full \
+       --errors-for-leak-kinds=definite,indirect "$@" >"$LOG/vg.out" 2>&1; then
+    echo "valgrind $name: ok"
+    add 1 0
+  else
+    cat "$LOG/vg.out"
+    echo "valgrind $name: FAILED"
+    add 0 1
+  fi
+}
+
+# Memcheck over the C tests that run quickly under it (smaller settings),
+# and over one spec file through the Lua module.
+valgrind_stage() {
+  command -v valgrind >/dev/null 2>&1 || { echo "valgrind missing"; add 0 1; return; }
+  for t in test_crc32c test_iter test_batch test_lock test_recovery; do
+    valgrind_run "$t" "build/$t"
+  done
+  valgrind_run test_db env CASKDB_TEST_SMALL=1 build/test_db
+  valgrind_run test_keydir env CDB_TEST_SCALE=0.1 build/test_keydir
+  valgrind_run "spec/02-crud_spec.lua" lua5.4 /usr/bin/busted \
+    --cpath="$ROOT/build/lua/?.so" spec/02-crud_spec.lua
+}
+
+if [ -x build/test_db ]; then
+  valgrind_stage
+fi
+
 if build build-asan -DCASKDB_SANITIZE=address,undefined; then
   ctests build-asan
   specs build-asan LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \

@@ -260,8 +260,8 @@ int caskdb_delete(caskdb *db, caskdb_key key);
  * deleted or expired); CASKDB_EINVAL, CASKDB_ETOOLARGE.  Reads no disk. */
 int caskdb_exists(caskdb *db, caskdb_key key);
 
-/* The number of keys in the keydir.  Keys whose expiry has passed but that
- * no write has removed yet are counted too. */
+/* The number of live keys: keys whose expiry has passed are not counted.
+ * O(1) while no key has an expiry; otherwise a walk of the keydir. */
 uint64_t caskdb_count(const caskdb *db);
 
 /* Make every write so far durable: fdatasync(2) the active file (and the

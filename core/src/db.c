@@ -511,20 +511,34 @@ static int append_record(caskdb *db, const unsigned char *key, size_t klen,
   return cdb_append(db, iov, 3, cdb_rec_size(klen, vlen), off);
 }
 
+int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen) {
+  cdb_loc old;
+  if (cdb_kd_del(db->kd, canon, clen, &old) != 1)
+    return 0;
+  db->slots[old.slot]->live_bytes -= old.size;
+  if (old.expiry != 0)
+    db->n_expiring--;
+  return 1;
+}
+
 int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
               const cdb_loc *loc, int is_delete) {
   cdb_loc old;
   int rc;
   if (is_delete || cdb_expired(db, loc->expiry)) {
-    if (cdb_kd_del(db->kd, canon, clen, &old) == 1)
-      db->slots[old.slot]->live_bytes -= old.size;
+    cdb_forget(db, canon, clen);
     return CASKDB_OK;
   }
   rc = cdb_kd_set(db->kd, canon, clen, loc, &old);
   if (rc < 0)
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory growing the keydir");
-  if (rc == 0)
+  if (rc == 0) {
     db->slots[old.slot]->live_bytes -= old.size;
+    if (old.expiry != 0)
+      db->n_expiring--;
+  }
+  if (loc->expiry != 0)
+    db->n_expiring++;
   db->slots[loc->slot]->live_bytes += loc->size;
   return CASKDB_OK;
 }
@@ -600,7 +614,7 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
 
 int caskdb_delete(caskdb *db, caskdb_key key) {
   cdb_entry *e;
-  cdb_loc loc, old;
+  cdb_loc loc;
   size_t clen;
   int rc;
   if (db == NULL)
@@ -617,15 +631,13 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
     return CASKDB_ENOTFOUND;
   if (cdb_expired(db, e->loc.expiry)) {
     /* Its record is already dead on disk; forget it in memory only. */
-    cdb_kd_del(db->kd, db->keybuf, clen, &old);
-    db->slots[old.slot]->live_bytes -= old.size;
+    cdb_forget(db, db->keybuf, clen);
     return CASKDB_ENOTFOUND;
   }
   rc = write_record(db, clen, CDB_REC_DELETE, NULL, 0, NULL, &loc);
   if (rc != CASKDB_OK)
     return rc;
-  cdb_kd_del(db->kd, db->keybuf, clen, &old);
-  db->slots[old.slot]->live_bytes -= old.size;
+  cdb_forget(db, db->keybuf, clen);
   return CASKDB_OK;
 }
 
@@ -722,7 +734,23 @@ int caskdb_exists(caskdb *db, caskdb_key key) {
 }
 
 uint64_t caskdb_count(const caskdb *db) {
-  return db ? cdb_kd_count(db->kd) : 0;
+  cdb_kd_cursor cur;
+  cdb_entry *e;
+  uint64_t n, now;
+  if (db == NULL)
+    return 0;
+  n = cdb_kd_count(db->kd);
+  if (db->n_expiring == 0)
+    return n;
+  /* Some keys carry an expiry: leave out those whose time has passed. */
+  now = cdb_now_ms(db);
+  cdb_kd_seek(db->kd, NULL, 0, &cur);
+  while ((e = cdb_kd_cursor_entry(db->kd, &cur)) != NULL) {
+    if (e->loc.expiry != 0 && e->loc.expiry <= now)
+      n--;
+    cdb_kd_cursor_next(db->kd, &cur);
+  }
+  return n;
 }
 
 int caskdb_get_stats(caskdb *db, caskdb_stats *st) {

@@ -45,6 +45,7 @@ struct caskdb {
   unsigned char *rbuf;   /* the last value read (caskdb_get) */
   size_t rcap;
 
+  uint64_t n_expiring; /* keys in the keydir with an expiry */
   uint64_t truncated_bytes;
   uint64_t corrupt_records;
   uint64_t last_sync_ms; /* monotonic time of the last fdatasync */
@@ -129,6 +130,10 @@ int cdb_rotate(caskdb *db);
 
 /* Drop a merge under way, removing its unpublished outputs (at close). */
 void cdb_merge_discard(caskdb *db);
+
+/* Remove a key from the keydir, keeping the figures right.  1 if it was
+ * there.  Writes nothing. */
+int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen);
 
 /* Detach every iterator of db before it is freed: they stay allocated
  * until caskdb_iter_close, and report CASKDB_EINVAL meanwhile (iter.c). */

@@ -236,9 +236,7 @@ static int merge_record(caskdb *db, cdb_merge *m, const cdb_rec *r) {
   if (e == NULL || e->loc.slot != slot || e->loc.offset != m->off)
     return CASKDB_OK; /* overwritten or deleted later */
   if (cdb_expired(db, e->loc.expiry)) {
-    cdb_loc old;
-    cdb_kd_del(db->kd, db->keybuf, clen, &old);
-    db->slots[old.slot]->live_bytes -= old.size;
+    cdb_forget(db, db->keybuf, clen);
     return CASKDB_OK;
   }
   return copy_record(db, m, e, r);

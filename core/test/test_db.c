@@ -332,10 +332,13 @@ static void test_expiry(void) {
   CHECK_EQ(caskdb_put(db, skey("old"), "z", 1, &meta), CASKDB_OK);
   CHECK_EQ(caskdb_exists(db, skey("old")), CASKDB_ENOTFOUND);
   CHECK(holds_str(db, "session", "x"));
+  CHECK_EQ(caskdb_count(db), 1);
   fake_now += 5000;
   CHECK_EQ(caskdb_exists(db, skey("session")), CASKDB_ENOTFOUND);
+  CHECK_EQ(caskdb_count(db), 0);
   fake_now -= 1;
   CHECK(holds_str(db, "session", "x"));
+  CHECK_EQ(caskdb_count(db), 1);
   caskdb_close(db);
   db = open_db(path, &o);
   CHECK(holds_str(db, "session", "x"));

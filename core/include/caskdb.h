@@ -177,6 +177,14 @@ typedef struct caskdb_options {
                                 CASKDB_MIN_FILE_SIZE to CASKDB_MAX_FILE_SIZE) */
   caskdb_clock_fn clock;     /* NULL: the system clock (CLOCK_REALTIME) */
   void *clock_ctx;           /* passed to clock */
+
+  /* Automatic merge (see caskdb_merge_needed).  Off by default.  When on,
+   * each write that finds the triggers met, or a merge under way, also does
+   * one caskdb_merge_step of auto_merge_step_bytes. */
+  int auto_merge;
+  double merge_trigger_dead_ratio;   /* default 0.6 */
+  uint64_t merge_trigger_dead_bytes; /* default 512 MiB */
+  uint64_t auto_merge_step_bytes;    /* default 1 MiB */
 } caskdb_options;
 
 /* Fill *opts with the defaults above.  Always do this before setting
@@ -344,6 +352,12 @@ int caskdb_merge(caskdb *db);
  * caskdb_merge(). */
 int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more);
 
+/* 1 if a merge would pay off by the handle's triggers (modelled on Riak's
+ * Bitcask): over the files that a merge would take (every file but the
+ * active one), dead bytes make up merge_trigger_dead_ratio or more of their
+ * bytes, or amount to merge_trigger_dead_bytes or more.  0 otherwise. */
+int caskdb_merge_needed(caskdb *db);
+
 /* ---------------------------------------------------------------------------
  * Iteration in key order
  * ------------------------------------------------------------------------- */
@@ -409,6 +423,22 @@ typedef struct caskdb_stats {
 
 /* Fill *st.  Always CASKDB_OK for a valid handle (CASKDB_EINVAL for NULL). */
 int caskdb_get_stats(caskdb *db, caskdb_stats *st);
+
+/* Figures of one data file. */
+typedef struct caskdb_file_stats {
+  uint32_t id;         /* the file's id (its name) */
+  uint32_t part;       /* 0, or the part number of a merge output */
+  uint64_t bytes;      /* size */
+  uint64_t live_bytes; /* bytes of records the keydir points to */
+  uint64_t dead_bytes; /* the rest: overwritten, deleted, tombstones,
+                          batch ends, the header */
+  int active;          /* 1 for the file taking writes */
+} caskdb_file_stats;
+
+/* Fill out[0 .. n-1] with the figures of the data files, oldest first, and
+ * return how many files there are (which may be more than n: call again
+ * with a larger array).  0 for NULL. */
+size_t caskdb_get_file_stats(caskdb *db, caskdb_file_stats *out, size_t n);
 
 #ifdef __cplusplus
 }

@@ -234,5 +234,7 @@ int caskdb_batch_commit(caskdb *db, caskdb_batch *b) {
       db->failed = 1; /* on disk whole, in memory in part: reopen */
   }
   free(buf);
+  if (rc == CASKDB_OK)
+    cdb_after_write(db);
   return rc;
 }

@@ -150,6 +150,9 @@ void caskdb_options_init(caskdb_options *opts) {
   opts->sync = CASKDB_SYNC_NONE;
   opts->sync_interval_ms = 1000;
   opts->max_file_size = 64u * 1024 * 1024;
+  opts->merge_trigger_dead_ratio = 0.6;
+  opts->merge_trigger_dead_bytes = 512u * 1024 * 1024;
+  opts->auto_merge_step_bytes = 1024u * 1024;
 }
 
 static int options_valid(const caskdb_options *o) {
@@ -157,6 +160,9 @@ static int options_valid(const caskdb_options *o) {
       o->sync != CASKDB_SYNC_INTERVAL)
     return 0;
   if (o->sync == CASKDB_SYNC_INTERVAL && o->sync_interval_ms == 0)
+    return 0;
+  if (!(o->merge_trigger_dead_ratio >= 0.0 &&
+        o->merge_trigger_dead_ratio <= 1.0))
     return 0;
   return o->max_file_size >= CASKDB_MIN_FILE_SIZE &&
          o->max_file_size <= CASKDB_MAX_FILE_SIZE;
@@ -444,6 +450,11 @@ int cdb_check_writable(caskdb *db) {
   if (db->failed)
     return cdb_fail(db, CASKDB_EFAILED, 0, "an earlier write failed; reopen %s",
                     db->path);
+  if (db->fork_gen != cdb_fork_generation())
+    return cdb_fail(db, CASKDB_EINVAL, 0,
+                    "this handle of %s was opened by the parent process; "
+                    "open the database again after fork()",
+                    db->path);
   return CASKDB_OK;
 }
 
@@ -452,11 +463,12 @@ int cdb_rotate(caskdb *db) {
   int rc;
   if (old->size <= CDB_FILE_HEADER_SIZE)
     return CASKDB_OK;
-  if (db->opts.sync != CASKDB_SYNC_NONE) {
-    rc = caskdb_sync(db);
-    if (rc != CASKDB_OK)
-      return rc;
-  }
+  /* Whatever the sync mode: only the newest file may ever be torn by a
+   * power cut (open.c relies on it), so a file is on disk before it stops
+   * being the newest.  Once per max_file_size of writes. */
+  rc = caskdb_sync(db);
+  if (rc != CASKDB_OK)
+    return rc;
   rc = cdb_create_active(db, old->id + 1);
   if (rc == CASKDB_OK)
     cdb_hint_write_for(db, old); /* best effort: a hint is only a shortcut */
@@ -584,6 +596,18 @@ static int write_record(caskdb *db, size_t clen, int type, const void *value,
   return CASKDB_OK;
 }
 
+void cdb_after_write(caskdb *db) {
+  int more;
+  if (!db->opts.auto_merge)
+    return;
+  if (db->merge == NULL && !caskdb_merge_needed(db))
+    return;
+  /* The write itself succeeded: a failing merge step does not change its
+   * result (the step leaves the database whole, see merge.c). */
+  caskdb_merge_step(db, db->opts.auto_merge_step_bytes, &more);
+  clear_error(db);
+}
+
 int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
                const caskdb_meta *meta) {
   cdb_loc loc;
@@ -608,8 +632,10 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
     /* Out of memory: take the record back so disk and memory agree. */
     cdb_undo_append(db, loc.offset);
     db->active->size = loc.offset;
+    return rc;
   }
-  return rc;
+  cdb_after_write(db);
+  return CASKDB_OK;
 }
 
 int caskdb_delete(caskdb *db, caskdb_key key) {
@@ -638,6 +664,7 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
   if (rc != CASKDB_OK)
     return rc;
   cdb_forget(db, db->keybuf, clen);
+  cdb_after_write(db);
   return CASKDB_OK;
 }
 
@@ -774,4 +801,20 @@ int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
   st->keydir_bytes = cdb_kd_bytes(db->kd);
   st->active_file_id = db->active ? db->active->id : 0;
   return CASKDB_OK;
+}
+
+size_t caskdb_get_file_stats(caskdb *db, caskdb_file_stats *out, size_t n) {
+  uint32_t i;
+  if (db == NULL)
+    return 0;
+  for (i = 0; i < db->nfiles && i < n; i++) {
+    const cdb_file *f = db->slots[db->order[i]];
+    out[i].id = f->id;
+    out[i].part = f->part;
+    out[i].bytes = f->size;
+    out[i].live_bytes = f->live_bytes;
+    out[i].dead_bytes = f->size - f->live_bytes;
+    out[i].active = f == db->active && !db->opts.readonly;
+  }
+  return db->nfiles;
 }

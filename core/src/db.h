@@ -131,6 +131,9 @@ int cdb_rotate(caskdb *db);
 /* Drop a merge under way, removing its unpublished outputs (at close). */
 void cdb_merge_discard(caskdb *db);
 
+/* After a successful write: run the automatic merge if it is on. */
+void cdb_after_write(caskdb *db);
+
 /* Remove a key from the keydir, keeping the figures right.  1 if it was
  * there.  Writes nothing. */
 int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen);

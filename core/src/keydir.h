@@ -52,8 +52,8 @@ cdb_entry *cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen);
  * and `old` is not NULL, *old receives the previous location.  Returns 1 if
  * the key was new, 0 if it was updated, -1 when out of memory (nothing
  * changed then). */
-int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen,
-               const cdb_loc *loc, cdb_loc *old);
+int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen, const cdb_loc *loc,
+               cdb_loc *old);
 
 /* Remove `key`.  Returns 1 and fills *old (if not NULL) if it was present,
  * 0 if it was not. */

@@ -317,11 +317,42 @@ static void free_job(caskdb *db) {
   db->merge = NULL;
 }
 
+/* Before the inputs go: no key may still live in one.  One can when a
+ * record it points to could not be read during the merge (damaged on disk
+ * since the open, or named by a hint that lied); such a key keeps its
+ * input, and the merge ends as an abandoned one. */
+static int inputs_unused(caskdb *db, const cdb_merge *m) {
+  unsigned char *is_input = calloc(db->nslots, 1);
+  cdb_kd_cursor cur;
+  cdb_entry *e;
+  uint32_t i;
+  if (is_input == NULL)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  for (i = 0; i < m->ninputs; i++)
+    is_input[m->inputs[i]] = 1;
+  cdb_kd_seek(db->kd, NULL, 0, &cur);
+  while ((e = cdb_kd_cursor_entry(db->kd, &cur)) != NULL) {
+    if (is_input[e->loc.slot]) {
+      const cdb_file *f = db->slots[e->loc.slot];
+      free(is_input);
+      return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                      "merge could not copy the record at offset %u of data "
+                      "file %010u; the file is kept",
+                      (unsigned)e->loc.offset, (unsigned)f->id);
+    }
+    cdb_kd_cursor_next(db->kd, &cur);
+  }
+  free(is_input);
+  return CASKDB_OK;
+}
+
 static int finish_job(caskdb *db) {
   cdb_merge *m = db->merge;
   int rc = CASKDB_OK;
   if (m->have_out)
     rc = finish_output(db, m);
+  if (rc == CASKDB_OK)
+    rc = inputs_unused(db, m);
   if (rc == CASKDB_OK)
     rc = publish_outputs(db, m);
   if (rc != CASKDB_OK)
@@ -480,4 +511,20 @@ void cdb_merge_discard(caskdb *db) {
   for (i = 0; i < m->nouts; i++)
     cdb_os->unlink(m->outs[i].tmp_path);
   free_job(db);
+}
+
+int caskdb_merge_needed(caskdb *db) {
+  uint64_t bytes = 0, dead = 0;
+  uint32_t i;
+  if (db == NULL || db->nfiles < 2)
+    return 0;
+  for (i = 0; i + 1 < db->nfiles; i++) {
+    const cdb_file *f = db->slots[db->order[i]];
+    bytes += f->size;
+    dead += f->size - f->live_bytes;
+  }
+  if (bytes == 0)
+    return 0;
+  return dead >= db->opts.merge_trigger_dead_bytes ||
+         (double)dead >= db->opts.merge_trigger_dead_ratio * (double)bytes;
 }

@@ -440,7 +440,11 @@ int cdb_load(caskdb *db) {
   if (db->active == NULL || db->active->id != newest.id ||
       db->active->part != newest.part)
     return cdb_create_active(db, newest.id + 1);
+  /* The newest file may hold writes of a process that crashed before
+   * syncing them: the sync at the end of open makes them durable before
+   * any newer file exists. */
+  db->dirty = 1;
   if (db->active->size >= db->opts.max_file_size)
-    return cdb_create_active(db, db->active->id + 1);
+    return cdb_rotate(db);
   return CASKDB_OK;
 }

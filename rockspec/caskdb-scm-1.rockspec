@@ -33,6 +33,7 @@ build = {
   modules = {
     caskdb = {
       sources = {
+        "core/src/backup.c",
         "core/src/batch.c",
         "core/src/crc32c.c",
         "core/src/datafile.c",

@@ -359,6 +359,27 @@ int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more);
 int caskdb_merge_needed(caskdb *db);
 
 /* ---------------------------------------------------------------------------
+ * Backup
+ * ------------------------------------------------------------------------- */
+
+/* Make a consistent copy of the database in directory `dest`, which must
+ * not exist (its parent must).  Immutable data files and their hints are
+ * hard-linked (copied where the file system refuses), the active file is
+ * copied up to its current end, and everything is synced.  The copy opens
+ * as a database holding exactly the writes acknowledged before the call
+ * (never half of a batch); open it, or copy it back, to restore.  The
+ * handle may go on being used as soon as the call returns; with a read-only
+ * handle the copy is the database as of that handle's open.
+ *
+ * Hard links share the files' blocks with the source: both only ever
+ * append to their newest file and delete whole files, so neither changes
+ * the other.
+ *
+ * Returns CASKDB_OK; CASKDB_EINVAL (dest exists); CASKDB_EIO, CASKDB_ENOSPC,
+ * CASKDB_EPERM (the partial copy is left for the caller to remove). */
+int caskdb_backup(caskdb *db, const char *dest);
+
+/* ---------------------------------------------------------------------------
  * Iteration in key order
  * ------------------------------------------------------------------------- */
 

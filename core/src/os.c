@@ -180,11 +180,15 @@ static int posix_list_dir(const char *path, cdb_dir_entry_fn fn, void *ctx) {
   return rc;
 }
 
+static int posix_link(const char *from, const char *to) {
+  return link(from, to);
+}
+
 const cdb_os_table cdb_os_posix = {
     posix_open,      posix_close,    posix_pread,     posix_pwritev_all,
     posix_fdatasync, posix_sync_dir, posix_ftruncate, posix_file_size,
     posix_rename,    posix_unlink,   posix_mkdir,     posix_is_dir,
-    posix_lock,      posix_list_dir,
+    posix_lock,      posix_list_dir, posix_link,
 };
 
 const cdb_os_table *cdb_os = &cdb_os_posix;

@@ -53,6 +53,8 @@ typedef struct cdb_os_table {
   int (*lock)(int fd);
   /* Call fn for each entry of a directory. */
   int (*list_dir)(const char *path, cdb_dir_entry_fn fn, void *ctx);
+  /* link(2): a second name for an existing file. */
+  int (*link)(const char *from, const char *to);
 } cdb_os_table;
 
 /* The table in force.  Never NULL. */

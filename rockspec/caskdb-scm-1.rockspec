@@ -42,6 +42,7 @@ build = {
         "core/src/iter.c",
         "core/src/key.c",
         "core/src/keydir.c",
+        "core/src/list.c",
         "core/src/lock.c",
         "core/src/merge.c",
         "core/src/open.c",

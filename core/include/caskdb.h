@@ -73,6 +73,7 @@ const char *caskdb_version(void);
 #define CASKDB_EVERSION -11 /* a file of an unknown format version */
 #define CASKDB_ENOENT -12   /* the directory is missing and create is off */
 #define CASKDB_EFAILED -13  /* an earlier write failed; reopen the database */
+#define CASKDB_ENOTLIST -14 /* a list operation on a key holding a value */
 
 /* A sentence describing a code, e.g. "database is locked by another
  * writer".  Never NULL; the string is static. */
@@ -80,8 +81,9 @@ const char *caskdb_strerror(int code);
 
 /* A short, stable, lowercase word for a code: "ok", "done", "notfound",
  * "invalid", "toolarge", "io", "nospace", "corrupt", "locked", "readonly",
- * "nomem", "permission", "version", "noent", "failed".  Bindings hand it to
- * programs that branch on the kind of failure.  Never NULL; static. */
+ * "nomem", "permission", "version", "noent", "failed", "notlist".  Bindings
+ * hand it to programs that branch on the kind of failure.  Never NULL; static.
+ */
 const char *caskdb_code_name(int code);
 
 /* ---------------------------------------------------------------------------
@@ -132,6 +134,7 @@ static inline caskdb_key caskdb_key_int(int64_t num) {
  * FORMAT.md lists the ones in use); 128..255 are free for applications.
  * The engine stores the tag and gives it back; it never interprets it. */
 #define CASKDB_TYPE_BYTES 0
+#define CASKDB_TYPE_LIST 5 /* a list header (caskdb_list_*); refused by put */
 
 typedef struct caskdb_meta {
   uint8_t type;    /* value type tag (see above); 0 = plain bytes */
@@ -323,6 +326,37 @@ void caskdb_batch_free(caskdb_batch *b);
  * the batch was written: the handle is then marked failed, as the batch is
  * on disk, and a reopen shows all of it. */
 int caskdb_batch_commit(caskdb *db, caskdb_batch *b);
+
+/* ---------------------------------------------------------------------------
+ * Lists
+ * ------------------------------------------------------------------------- */
+
+/* A key may hold a list of values instead of one value: push and pop at
+ * either end, each one append to the data file however long the list
+ * (docs/FORMAT.md, "Lists").  caskdb_get on a list key gives its header
+ * (type CASKDB_TYPE_LIST); putting a value over it or deleting it deletes
+ * the whole list.  A list with no element left does not exist. */
+
+/* Push a value at the head (left != 0) or the tail of the list at `key`,
+ * creating the list if the key is missing.  meta's type and flags are kept
+ * with the element (its expiry is ignored; the key's expiry applies to the
+ * whole list and is kept).  *len (if not NULL) receives the new length.
+ * Returns CASKDB_OK, CASKDB_ENOTLIST if the key holds another value, or the
+ * codes of caskdb_put(). */
+int caskdb_list_push(caskdb *db, caskdb_key key, int left, const void *value,
+                     size_t vlen, const caskdb_meta *meta, uint64_t *len);
+
+/* Pop the value at the head (left != 0) or the tail of the list.  On
+ * CASKDB_OK *value and *vlen give it (owned by the handle, valid until the
+ * next call on it) and *meta (if not NULL) its type and flags.  Returns
+ * CASKDB_ENOTFOUND for a missing list, CASKDB_ENOTLIST, or the codes of
+ * caskdb_put(). */
+int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
+                    size_t *vlen, caskdb_meta *meta);
+
+/* The length of the list at `key` in *len: 0 for a missing key.  CASKDB_OK,
+ * CASKDB_ENOTLIST, CASKDB_ECORRUPT, CASKDB_EIO. */
+int caskdb_list_len(caskdb *db, caskdb_key key, uint64_t *len);
 
 /* ---------------------------------------------------------------------------
  * Merge (compaction)

@@ -86,22 +86,14 @@ static int reserve(caskdb_batch *b, size_t n) {
   return CASKDB_OK;
 }
 
-static int add_op(caskdb_batch *b, int type, caskdb_key key, const void *value,
-                  size_t vlen, const caskdb_meta *meta) {
-  unsigned char canon[CDB_CANON_MAX];
-  size_t clen, klen;
-  uint64_t size;
+int cdb_batch_add(caskdb_batch *b, int is_delete, const unsigned char *canon,
+                  size_t clen, const void *value, size_t vlen,
+                  const caskdb_meta *meta) {
+  int type = is_delete ? CDB_REC_BATCH_DELETE : CDB_REC_BATCH_PUT;
+  size_t klen = canon[0] == CDB_CANON_INT ? 8 : clen - 1; /* as on disk */
+  uint64_t size = cdb_rec_size(klen, vlen);
   batch_op *op;
   int rc;
-  if (b == NULL || (value == NULL && vlen > 0))
-    return CASKDB_EINVAL;
-  rc = cdb_key_to_canon(&key, canon, &clen);
-  if (rc != CASKDB_OK)
-    return rc;
-  if (vlen > CASKDB_MAX_VALUE_SIZE)
-    return CASKDB_ETOOLARGE;
-  klen = canon[0] == CDB_CANON_INT ? 8 : clen - 1;
-  size = cdb_rec_size(klen, vlen);
   if (b->disk_size + size > CASKDB_MAX_BATCH_SIZE)
     return CASKDB_ETOOLARGE;
   rc = reserve(b, clen + vlen);
@@ -126,8 +118,26 @@ static int add_op(caskdb_batch *b, int type, caskdb_key key, const void *value,
   return CASKDB_OK;
 }
 
+static int add_op(caskdb_batch *b, int type, caskdb_key key, const void *value,
+                  size_t vlen, const caskdb_meta *meta) {
+  unsigned char canon[CDB_CANON_MAX];
+  size_t clen;
+  int rc;
+  if (b == NULL || (value == NULL && vlen > 0))
+    return CASKDB_EINVAL;
+  rc = cdb_key_to_canon(&key, canon, &clen);
+  if (rc != CASKDB_OK)
+    return rc;
+  if (vlen > CASKDB_MAX_VALUE_SIZE)
+    return CASKDB_ETOOLARGE;
+  return cdb_batch_add(b, type == CDB_REC_BATCH_DELETE, canon, clen, value,
+                       vlen, meta);
+}
+
 int caskdb_batch_put(caskdb_batch *b, caskdb_key key, const void *value,
                      size_t vlen, const caskdb_meta *meta) {
+  if (meta && meta->type == CASKDB_TYPE_LIST)
+    return CASKDB_EINVAL; /* the tag is the engine's own */
   return add_op(b, CDB_REC_BATCH_PUT, key, value, vlen, meta);
 }
 
@@ -194,6 +204,7 @@ static int apply_ops(caskdb *db, const caskdb_batch *b, uint64_t start,
     loc.offset = (uint32_t)off;
     loc.size = (uint32_t)cdb_rec_size(r.klen, r.vlen);
     loc.expiry = r.expiry;
+    loc.vtype = r.value_type;
     rc = cdb_apply(db, b->bytes + op->key_at, op->clen, &loc,
                    op->type == CDB_REC_BATCH_DELETE);
     if (rc != CASKDB_OK)

@@ -56,6 +56,7 @@ static const code_info codes[] = {
     {CASKDB_EVERSION, "version", "unknown file format version"},
     {CASKDB_ENOENT, "noent", "database directory does not exist"},
     {CASKDB_EFAILED, "failed", "an earlier write failed; reopen the database"},
+    {CASKDB_ENOTLIST, "notlist", "the value is not a list"},
 };
 
 static const code_info *find_code(int code) {
@@ -248,7 +249,10 @@ int cdb_create_active(caskdb *db, uint32_t id) {
     int err = errno;
     if (fd >= 0) {
       cdb_os->close(fd);
-      cdb_os->unlink(path);
+      /* A file left behind would become the newest at the next open while
+       * writes went on in an older one: stop writing if it stays. */
+      if (cdb_os->unlink(path) < 0)
+        db->failed = 1;
     }
     free(f);
     free(path);
@@ -291,6 +295,7 @@ static void free_handle(caskdb *db) {
   free(db->keybuf);
   free(db->hdrbuf);
   free(db->rbuf);
+  free(db->popbuf);
   free(db->path);
   free(db);
 }
@@ -530,6 +535,8 @@ int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen) {
   db->slots[old.slot]->live_bytes -= old.size;
   if (old.expiry != 0)
     db->n_expiring--;
+  if (canon[0] == CDB_CANON_HIDDEN)
+    db->n_hidden--;
   return 1;
 }
 
@@ -548,6 +555,8 @@ int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
     db->slots[old.slot]->live_bytes -= old.size;
     if (old.expiry != 0)
       db->n_expiring--;
+  } else if (canon[0] == CDB_CANON_HIDDEN) {
+    db->n_hidden++;
   }
   if (loc->expiry != 0)
     db->n_expiring++;
@@ -593,6 +602,7 @@ static int write_record(caskdb *db, size_t clen, int type, const void *value,
   loc->offset = (uint32_t)off;
   loc->size = (uint32_t)size;
   loc->expiry = r.expiry;
+  loc->vtype = r.value_type;
   return CASKDB_OK;
 }
 
@@ -608,6 +618,33 @@ void cdb_after_write(caskdb *db) {
   clear_error(db);
 }
 
+/* Put or delete the canonical key in db->keybuf where it holds a list:
+ * the elements go in the same batch. */
+static int replace_list(caskdb *db, size_t clen, const void *value, size_t vlen,
+                        const caskdb_meta *meta, int is_delete, int *was_list) {
+  unsigned char k[CDB_CANON_MAX];
+  caskdb_batch *b;
+  int rc;
+  *was_list = 0;
+  if (caskdb_batch_new(&b) != CASKDB_OK)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
+  memcpy(k, db->keybuf, clen);
+  rc = cdb_list_cleanup(db, clen, b, was_list);
+  if (rc == CASKDB_OK && *was_list) {
+    rc = cdb_batch_add(b, is_delete, k, clen, value, vlen, meta);
+    if (rc == CASKDB_OK)
+      rc = caskdb_batch_commit(db, b);
+  }
+  caskdb_batch_free(b);
+  return rc;
+}
+
+/* Whether the canonical key in db->keybuf holds a list header. */
+static int holds_list(caskdb *db, size_t clen) {
+  cdb_entry *e = cdb_kd_find(db->kd, db->keybuf, clen);
+  return e != NULL && e->loc.vtype == CASKDB_TYPE_LIST;
+}
+
 int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
                const caskdb_meta *meta) {
   cdb_loc loc;
@@ -621,9 +658,17 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
     return rc;
   if (vlen > CASKDB_MAX_VALUE_SIZE)
     return CASKDB_ETOOLARGE;
+  if (meta && meta->type == CASKDB_TYPE_LIST)
+    return CASKDB_EINVAL; /* the tag is the engine's own */
   rc = cdb_check_writable(db);
   if (rc != CASKDB_OK)
     return rc;
+  if (holds_list(db, clen)) {
+    int was_list;
+    rc = replace_list(db, clen, value, vlen, meta, 0, &was_list);
+    if (rc != CASKDB_OK || was_list)
+      return rc;
+  }
   rc = write_record(db, clen, CDB_REC_PUT, value, vlen, meta, &loc);
   if (rc != CASKDB_OK)
     return rc;
@@ -659,6 +704,12 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
     /* Its record is already dead on disk; forget it in memory only. */
     cdb_forget(db, db->keybuf, clen);
     return CASKDB_ENOTFOUND;
+  }
+  if (e->loc.vtype == CASKDB_TYPE_LIST) {
+    int was_list;
+    rc = replace_list(db, clen, NULL, 0, NULL, 1, &was_list);
+    if (rc != CASKDB_OK || was_list)
+      return rc;
   }
   rc = write_record(db, clen, CDB_REC_DELETE, NULL, 0, NULL, &loc);
   if (rc != CASKDB_OK)
@@ -766,7 +817,7 @@ uint64_t caskdb_count(const caskdb *db) {
   uint64_t n, now;
   if (db == NULL)
     return 0;
-  n = cdb_kd_count(db->kd);
+  n = cdb_kd_count(db->kd) - db->n_hidden;
   if (db->n_expiring == 0)
     return n;
   /* Some keys carry an expiry: leave out those whose time has passed. */
@@ -785,7 +836,7 @@ int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
   if (db == NULL || st == NULL)
     return CASKDB_EINVAL;
   memset(st, 0, sizeof *st);
-  st->keys = cdb_kd_count(db->kd);
+  st->keys = cdb_kd_count(db->kd) - db->n_hidden;
   /* Every file, merge outputs not yet published included. */
   for (i = 0; i < db->nslots; i++) {
     const cdb_file *f = db->slots[i];

@@ -44,8 +44,11 @@ struct caskdb {
   unsigned char *hdrbuf; /* header of the record being written */
   unsigned char *rbuf;   /* the last value read (caskdb_get) */
   size_t rcap;
+  unsigned char *popbuf; /* the last value popped from a list */
+  size_t popcap;
 
   uint64_t n_expiring; /* keys in the keydir with an expiry */
+  uint64_t n_hidden;   /* engine-internal keys in the keydir (list.c) */
   uint64_t truncated_bytes;
   uint64_t corrupt_records;
   uint64_t last_sync_ms; /* monotonic time of the last fdatasync */
@@ -130,6 +133,18 @@ int cdb_rotate(caskdb *db);
 
 /* Drop a merge under way, removing its unpublished outputs (at close). */
 void cdb_merge_discard(caskdb *db);
+
+/* Add an operation on a canonical key to a batch (batch.c). */
+int cdb_batch_add(caskdb_batch *b, int is_delete, const unsigned char *canon,
+                  size_t clen, const void *value, size_t vlen,
+                  const caskdb_meta *meta);
+
+/* If the canonical key in db->keybuf holds a list, add deletes of its
+ * elements to b and set *is_list (list.c). */
+int cdb_list_cleanup(caskdb *db, size_t clen, caskdb_batch *b, int *is_list);
+
+/* Whether a list element (canonical key) belongs to no live list. */
+int cdb_list_element_orphaned(caskdb *db, const unsigned char *ek, size_t elen);
 
 /* After a successful write: run the automatic merge if it is on. */
 void cdb_after_write(caskdb *db);

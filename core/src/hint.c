@@ -2,8 +2,8 @@
  * hint.c -- writing and reading hint files (layout in hint.h).
  *
  * Writing goes through a buffer to a temporary file that is renamed into
- * place when complete, so a hint under its final name is always whole; it
- * is not fsynced, as a hint lost or torn by a power cut is simply not used.
+ * place when complete and synced, so a hint under its final name is whole
+ * (and a hint lost anyway would simply not be used).
  * Reading checks every hint record's CRC and bounds, and that the end
  * record names the data file's real size, before trusting the hint.
  */
@@ -89,8 +89,9 @@ int cdb_hint_writer_open(cdb_hint_writer *w, const char *dir, uint32_t id,
 
 /* Encode one hint record into the buffer (flushing first if needed). */
 static int put_hint(cdb_hint_writer *w, uint8_t type, uint8_t key_kind,
-                    const unsigned char *key, uint32_t klen, uint64_t ts,
-                    uint64_t expiry, uint32_t offset, uint32_t size) {
+                    uint8_t vtype, const unsigned char *key, uint32_t klen,
+                    uint64_t ts, uint64_t expiry, uint32_t offset,
+                    uint32_t size) {
   size_t need = CDB_HINT_HEADER_SIZE + klen;
   unsigned char *p;
   int rc;
@@ -113,7 +114,8 @@ static int put_hint(cdb_hint_writer *w, uint8_t type, uint8_t key_kind,
   put_u32le(p + 24, size);
   p[28] = type;
   p[29] = key_kind;
-  put_u16le(p + 30, 0);
+  p[30] = vtype;
+  p[31] = 0;
   put_u32le(p + 32, klen);
   if (klen)
     memcpy(p + CDB_HINT_HEADER_SIZE, key, klen);
@@ -125,16 +127,22 @@ static int put_hint(cdb_hint_writer *w, uint8_t type, uint8_t key_kind,
 int cdb_hint_writer_add(cdb_hint_writer *w, const cdb_rec *r, uint64_t offset) {
   int del = r->type == CDB_REC_DELETE || r->type == CDB_REC_BATCH_DELETE;
   w->count++;
-  return put_hint(w, del ? CDB_HINT_DELETE : CDB_HINT_PUT, r->key_kind, r->key,
-                  r->klen, r->timestamp, r->expiry, (uint32_t)offset,
+  return put_hint(w, del ? CDB_HINT_DELETE : CDB_HINT_PUT, r->key_kind,
+                  del ? 0 : r->value_type, r->key, r->klen, r->timestamp,
+                  r->expiry, (uint32_t)offset,
                   (uint32_t)cdb_rec_size(r->klen, r->vlen));
 }
 
 int cdb_hint_writer_finish(cdb_hint_writer *w, uint64_t data_size) {
-  int rc = put_hint(w, CDB_HINT_END, CDB_KEY_BYTES, NULL, 0, 0, 0,
+  int rc = put_hint(w, CDB_HINT_END, CDB_KEY_BYTES, 0, NULL, 0, 0, 0,
                     (uint32_t)data_size, w->count);
   if (rc == CASKDB_OK)
     rc = flush_buffer(w);
+  /* Synced before the rename, so that a power cut leaves the old state or
+   * the whole hint, not an empty file under the final name (which would be
+   * ignored, but is work for nothing). */
+  if (rc == CASKDB_OK && cdb_os->fdatasync(w->fd) < 0)
+    rc = cdb_code_from_errno(errno);
   if (rc == CASKDB_OK && cdb_os->rename(w->tmp_path, w->final_path) < 0)
     rc = cdb_code_from_errno(errno);
   if (rc != CASKDB_OK)
@@ -240,8 +248,12 @@ static int read_hint(cdb_scanner *sc, uint64_t off, uint64_t data_size,
   klen = get_u32le(p + 32);
   *type = p[28];
   r->key_kind = p[29];
-  if (get_u16le(p + 30) != 0 || klen > CASKDB_MAX_KEY_SIZE ||
-      (r->key_kind == CDB_KEY_INT && klen != 8) || r->key_kind > CDB_KEY_INT)
+  r->value_type = p[30];
+  if (p[31] != 0 || klen > CASKDB_MAX_KEY_SIZE + 9 ||
+      (r->key_kind == CDB_KEY_INT && klen != 8) ||
+      (r->key_kind == CDB_KEY_BYTES && klen > CASKDB_MAX_KEY_SIZE) ||
+      (r->key_kind == CDB_KEY_LIST_ELEM && klen < 9) ||
+      r->key_kind > CDB_KEY_LIST_ELEM)
     return 0;
   p = cdb_scan_bytes(sc, off, CDB_HINT_HEADER_SIZE + klen);
   if (p == NULL || get_u32le(p) != cdb_crc32c(0, p + 4, 32 + klen))
@@ -293,6 +305,7 @@ static int apply_hints(caskdb *db, cdb_scanner *sc, uint32_t slot,
     loc.offset = offset;
     loc.size = size;
     loc.expiry = r.expiry;
+    loc.vtype = r.value_type;
     rc = cdb_apply(db, db->keybuf, clen, &loc, type == CDB_HINT_DELETE);
     if (rc != CASKDB_OK)
       return rc;

@@ -17,7 +17,8 @@
  *   24  u32  size of the data record
  *   28  u8   hint type: 1 put, 2 delete, 3 end
  *   29  u8   key kind (as in data records)
- *   30  u16  reserved, 0
+ *   30  u8   value type tag of the data record (0 for a delete)
+ *   31  u8   reserved, 0
  *   32  u32  key length
  *   36       key bytes
  *

@@ -227,6 +227,8 @@ static cdb_entry *advance(caskdb_iter *it) {
 }
 
 static int beyond_range(const caskdb_iter *it, const cdb_entry *e) {
+  if (e->key[0] == CDB_CANON_HIDDEN)
+    return 1; /* engine-internal keys sort after every user key */
   if (it->to && canon_compare(e->key, e->klen, it->to, it->to_len) >= 0)
     return 1;
   if (it->prefix && (e->klen < it->prefix_len ||

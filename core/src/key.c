@@ -56,6 +56,11 @@ int cdb_key_to_canon(const caskdb_key *key, unsigned char *out, size_t *len) {
 
 size_t cdb_key_canon_from_disk(uint8_t kind, const unsigned char *bytes,
                                size_t klen, unsigned char *out) {
+  if (kind == CDB_KEY_LIST_ELEM) {
+    out[0] = CDB_CANON_HIDDEN;
+    memcpy(out + 1, bytes, klen);
+    return klen + 1;
+  }
   if (kind == CDB_KEY_INT) {
     uint64_t raw = get_u64le(bytes);
     int64_t n;
@@ -79,6 +84,12 @@ caskdb_key cdb_key_from_canon(const unsigned char *canon, size_t len) {
 void cdb_key_to_disk(const unsigned char *canon, size_t len, uint8_t *kind,
                      const unsigned char **bytes, size_t *klen,
                      unsigned char disk8[8]) {
+  if (canon[0] == CDB_CANON_HIDDEN) {
+    *kind = CDB_KEY_LIST_ELEM;
+    *bytes = canon + 1;
+    *klen = len - 1;
+    return;
+  }
   if (canon[0] == CDB_CANON_INT) {
     int64_t n = ordered_to_int(get_u64be(canon + 1));
     uint64_t raw;

@@ -20,8 +20,11 @@
 
 #define CDB_CANON_INT 0x00
 #define CDB_CANON_BYTES 0x01
-/* The largest canonical key: the kind byte and the largest byte key. */
-#define CDB_CANON_MAX (1 + CASKDB_MAX_KEY_SIZE)
+#define CDB_CANON_HIDDEN                                                       \
+  0x02 /* engine-internal keys (list elements): they                           \
+          sort after every user key */
+/* The largest canonical key: a list element of the largest byte key. */
+#define CDB_CANON_MAX (1 + 1 + CASKDB_MAX_KEY_SIZE + 8)
 
 /* Build the canonical key of `key` in out (CDB_CANON_MAX bytes) and store
  * its length.  CASKDB_OK, CASKDB_EINVAL (bytes NULL with len > 0),

@@ -23,6 +23,7 @@ typedef struct cdb_loc {
   uint32_t slot;   /* the engine's number for the data file */
   uint32_t offset; /* byte offset of the record in that file */
   uint32_t size;   /* whole record size in bytes */
+  uint8_t vtype;   /* the value's type tag (lists are found by it) */
   uint64_t expiry; /* ms since the epoch, 0 = never */
 } cdb_loc;
 

@@ -235,7 +235,9 @@ static int merge_record(caskdb *db, cdb_merge *m, const cdb_rec *r) {
   e = cdb_kd_find(db->kd, db->keybuf, clen);
   if (e == NULL || e->loc.slot != slot || e->loc.offset != m->off)
     return CASKDB_OK; /* overwritten or deleted later */
-  if (cdb_expired(db, e->loc.expiry)) {
+  if (cdb_expired(db, e->loc.expiry) ||
+      (db->keybuf[0] == CDB_CANON_HIDDEN &&
+       cdb_list_element_orphaned(db, db->keybuf, clen))) {
     cdb_forget(db, db->keybuf, clen);
     return CASKDB_OK;
   }

@@ -178,6 +178,7 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
   loc.offset = (uint32_t)off;
   loc.size = (uint32_t)size;
   loc.expiry = r->expiry;
+  loc.vtype = r->value_type;
   if (r->type == CDB_REC_BATCH_END) {
     if (r->value == NULL || get_u32le(r->value) != fs->batch.n ||
         fs->batch.n == 0)
@@ -303,6 +304,24 @@ static int drop_torn_new_file(caskdb *db, cdb_file *f, const char *path,
   return CASKDB_OK;
 }
 
+/* Whether bytes [off, size) of a file are all zero: a newest file that is
+ * nothing but zeros is one whose creation a power cut interrupted (its name
+ * made durable by a directory sync, its data not). */
+static int rest_is_zero(int fd, uint64_t off, uint64_t size) {
+  unsigned char buf[4096];
+  while (off < size) {
+    size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+    size_t i;
+    if (cdb_os->pread(fd, buf, n, off) != (ssize_t)n)
+      return 0;
+    for (i = 0; i < n; i++)
+      if (buf[i] != 0)
+        return 0;
+    off += n;
+  }
+  return 1;
+}
+
 static int check_header(caskdb *db, cdb_file *f, const char *name,
                         uint64_t size, int *torn, int newest) {
   unsigned char buf[CDB_FILE_HEADER_SIZE];
@@ -317,7 +336,9 @@ static int check_header(caskdb *db, cdb_file *f, const char *name,
   for (i = 0; i < avail; i++)
     zero &= buf[i] == 0;
   rc = cdb_file_header_decode(buf, avail, &h);
-  *torn = newest && (rc == CDB_DECODE_SHORT || (zero && size == avail));
+  if (zero && newest && size > avail)
+    zero = rest_is_zero(f->fd, avail, size);
+  *torn = newest && (rc == CDB_DECODE_SHORT || zero);
   if (*torn)
     return CASKDB_OK;
   if (rc == CDB_DECODE_VERSION)

@@ -93,6 +93,9 @@ static int rec_fields_valid(const cdb_rec *r) {
     return 0;
   if (r->key_kind == CDB_KEY_INT)
     return r->klen == 8;
+  if (r->key_kind == CDB_KEY_LIST_ELEM)
+    return r->klen >= 9 && r->klen <= 9 + CASKDB_MAX_KEY_SIZE &&
+           (r->klen == 17 || r->klen - 9 <= CASKDB_MAX_KEY_SIZE);
   return r->key_kind == CDB_KEY_BYTES && r->klen <= CASKDB_MAX_KEY_SIZE;
 }
 

@@ -89,6 +89,11 @@ int cdb_file_header_decode(const unsigned char *p, size_t avail,
 /* Key kinds on disk. */
 #define CDB_KEY_BYTES 0
 #define CDB_KEY_INT 1 /* 8 bytes, little-endian two's complement */
+#define CDB_KEY_LIST_ELEM                                                      \
+  2 /* an element of a list (list.c): the list's key                           \
+       kind (1 byte), its key bytes, and the                                   \
+       element's index (8 bytes, big-endian, sign                              \
+       bit flipped) */
 
 typedef struct cdb_rec {
   uint64_t timestamp; /* ms since the epoch when written */

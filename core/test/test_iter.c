@@ -89,7 +89,7 @@ static caskdb *open_ordered(const char *name) {
   for (j = 0; j < NORDERED; j++) {
     caskdb_meta meta = {0, 0, 0};
     i = (j * 7 + 3) % NORDERED;
-    meta.type = (uint8_t)(i + 1);
+    meta.type = (uint8_t)(128 + i); /* application tags: 128..255 */
     meta.flags = (uint32_t)(1000 + i);
     REQUIRE(caskdb_put(db, tk(i), v, value_of(i, v, sizeof v), &meta) ==
             CASKDB_OK);
@@ -119,7 +119,7 @@ static int gives(caskdb *db, const caskdb_range *range, const long *want,
     if (range == NULL || !range->keys_only) {
       size_t elen = value_of((size_t)i, expect, sizeof expect);
       ok &= vlen == elen && memcmp(v, expect, elen) == 0;
-      ok &= meta.type == i + 1 && meta.flags == 1000 + (uint32_t)i;
+      ok &= meta.type == 128 + i && meta.flags == 1000 + (uint32_t)i;
     } else {
       ok &= v == NULL && vlen == 0;
     }
@@ -377,7 +377,7 @@ static void keys_only_and_expiry(void) {
   caskdb_meta meta;
   const void *v;
   size_t vlen;
-  caskdb_meta m1 = {5, 55, 0}, m2 = {6, 66, 0};
+  caskdb_meta m1 = {135, 55, 0}, m2 = {136, 66, 0}; /* application tags */
   int rc;
   caskdb_options_init(&o);
   o.clock = tu_clock;
@@ -412,7 +412,7 @@ static void keys_only_and_expiry(void) {
   CHECK_EQ(caskdb_iter_seek(it, e2), CASKDB_OK);
   CHECK_EQ(caskdb_iter_next(it, &key, &v, &vlen, &meta), CASKDB_OK);
   CHECK(vlen == 2 && memcmp(v, "v2", 2) == 0);
-  CHECK(meta.type == 6 && meta.flags == 66 && meta.expiry == now + 20);
+  CHECK(meta.type == 136 && meta.flags == 66 && meta.expiry == now + 20);
   caskdb_iter_close(it);
 
   /* At now + 10, i5 and e1 are gone (expiry <= now). */

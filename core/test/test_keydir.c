@@ -171,6 +171,7 @@ static cdb_loc loc_make(uint64_t seed) {
   loc.offset = (uint32_t)(seed >> 8);
   loc.size = (uint32_t)(seed >> 16);
   loc.expiry = seed * 31;
+  loc.vtype = 0;
   return loc;
 }
 
@@ -635,7 +636,9 @@ static void test_versions_and_cursors(void) {
   uint64_t v = cdb_kd_version(kd);
   cdb_loc loc = loc_make(99), old;
   CHECK_EQ(cdb_kd_set(kd, key, 4, &loc, &old), 0);
-  CHECK(loc_equal(&old, &(cdb_loc){1234, 4, 0, 1234 * 31}));
+  CHECK(loc_equal(
+      &old,
+      &(cdb_loc){.slot = 1234, .offset = 4, .size = 0, .expiry = 1234 * 31}));
   CHECK_EQ(cdb_kd_version(kd), v);
   CHECK(cdb_kd_find(kd, key, 4) == e);
   CHECK(cdb_kd_cursor_entry(kd, &cur) == e); /* still valid */

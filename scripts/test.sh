@@ -17,7 +17,7 @@ add() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
 build() {
   dir=$1; shift
   echo "== build $dir $*"
-  if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_WERROR=ON "$@" >"$LOG/cmake.out" 2>&1 ||
+  if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_WERROR=ON -DCASKDB_FUZZ_REPLAY=ON "$@" >"$LOG/cmake.out" 2>&1 ||
      ! cmake --build "$dir" -j "$JOBS" >>"$LOG/cmake.out" 2>&1; then
     cat "$LOG/cmake.out"
     echo "== build $dir FAILED"

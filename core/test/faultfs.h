@@ -489,10 +489,15 @@ static inline int ffs_list_dir(const char *path, cdb_dir_entry_fn fn,
   return cdb_os_posix.list_dir(path, fn, ctx);
 }
 
+/* Links (backups) pass through: the power-cut model does not follow them. */
+static inline int ffs_link(const char *from, const char *to) {
+  return cdb_os_posix.link(from, to);
+}
+
 static const cdb_os_table ffs_table = {
     ffs_open,     ffs_close,     ffs_pread,     ffs_pwritev_all, ffs_fdatasync,
     ffs_sync_dir, ffs_ftruncate, ffs_file_size, ffs_rename,      ffs_unlink,
-    ffs_mkdir,    ffs_is_dir,    ffs_lock,      ffs_list_dir,
+    ffs_mkdir,    ffs_is_dir,    ffs_lock,      ffs_list_dir,    ffs_link,
 };
 
 /* ---- the power cut ----------------------------------------------------------

@@ -32,8 +32,25 @@
  *
  * Time to live (db:set(k, v, ttl), db:ttl(k), db:expire(k, ttl)) follows
  * ngx.shared.DICT: seconds as a number (millisecond resolution), 0 or nil
- * for "never expires".  The expiry stored is absolute: the system clock
- * (CLOCK_REALTIME, the engine's default clock) plus the ttl.
+ * for "never expires".  The expiry stored is absolute: the binding's clock
+ * plus the ttl.  Every handle is opened with the binding's clock (clock_fn
+ * below): the system clock (CLOCK_REALTIME), or the fixed time a test set
+ * with caskdb._testing.set_time(ms).  The clock is plain C and never calls
+ * into Lua.  A handle can also ask its clock to say "the epoch" (time 0)
+ * for the length of one engine call: then no key has expired, which is how
+ * get_stale, ttl, expire and flush_expired see keys whose time has passed
+ * but that are still in the keydir (as DICT's expired-but-not-yet-freed
+ * items).
+ *
+ * The ngx.shared.DICT method set (get, get_stale, set, safe_set, add,
+ * safe_add, replace, delete, incr, get_keys, flush_expired, ttl, expire,
+ * capacity, free_space) has DICT's names, arguments and result shapes;
+ * the flags argument is caskdb_meta.flags.  Where DICT returns an error
+ * for a bad argument ("nil key", "bad value type"), CaskDB raises, by the
+ * rule above.
+ *
+ * Atomic batches (db:batch(fn)) wrap a caskdb_batch in a "caskdb.batch"
+ * userdata whose __gc frees it, so an error raised anywhere never leaks it.
  *
  * Iterators (pairs, range, prefix) are C closures over a "caskdb.iter"
  * userdata wrapping a caskdb_iter.  The engine wants every iterator closed
@@ -58,6 +75,7 @@
 
 #define DB_MT "caskdb.db"
 #define ITER_MT "caskdb.iter"
+#define BATCH_MT "caskdb.batch"
 
 /* The value type tags of this binding (caskdb_meta.type). */
 #define TAG_STRING 0
@@ -75,6 +93,7 @@ typedef struct ldb {
   lnode *iters; /* live iterators, orphans included */
   int busy;     /* the binding holds bytes the engine handed out */
   int orphans;  /* nodes in iters whose userdata was collected */
+  int stale;    /* the clock says 0 (nothing has expired) while set */
 } ldb;
 
 /* One live caskdb_iter, in the list of its handle. */
@@ -89,6 +108,12 @@ struct literator {
   ldb *d;
   lnode *node; /* NULL: finished or closed */
 };
+
+/* A batch userdata, handed to the function of db:batch(fn).  b == NULL:
+ * finished (committed, abandoned or never made). */
+typedef struct lbatch {
+  caskdb_batch *b;
+} lbatch;
 
 /* ---------------------------------------------------------------------------
  * Errors
@@ -390,8 +415,8 @@ static int decode_top(lua_State *L, uint8_t tag) {
  * Time to live
  * ------------------------------------------------------------------------- */
 
-/* Milliseconds since the Unix epoch, as the engine's default clock. */
-static uint64_t now_ms(void) {
+/* Milliseconds since the Unix epoch by the system clock. */
+static uint64_t system_ms(void) {
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
   struct timespec ts;
   if (timespec_get(&ts, TIME_UTC) == TIME_UTC)
@@ -400,10 +425,26 @@ static uint64_t now_ms(void) {
   return (uint64_t)time(NULL) * 1000u;
 }
 
+/* The test clock (caskdb._testing.set_time): when set, every handle of the
+ * process reads this fixed time.  Test-only, and not thread-safe. */
+static int test_time_set = 0;
+static uint64_t test_time = 0;
+
+/* The binding's time, in milliseconds since the Unix epoch. */
+static uint64_t now_ms(void) { return test_time_set ? test_time : system_ms(); }
+
+/* The engine's clock for every handle; ctx is the handle's ldb. */
+static uint64_t clock_fn(void *ctx) {
+  const ldb *d = (const ldb *)ctx;
+  if (d != NULL && d->stale)
+    return 0; /* expiry <= 0 never holds: nothing has expired */
+  return now_ms();
+}
+
 /* The absolute expiry for the ttl at arg (seconds; nil or 0: never). */
 static uint64_t checkttl(lua_State *L, int arg, const char *fname) {
   lua_Number ttl;
-  uint64_t now, ms;
+  uint64_t ms;
   if (lua_isnoneornil(L, arg))
     return 0;
   if (lua_type(L, arg) != LUA_TNUMBER)
@@ -413,21 +454,50 @@ static uint64_t checkttl(lua_State *L, int arg, const char *fname) {
     argerror(L, arg, fname, "time to live from 0 to 1e12 seconds expected");
   if (ttl == 0)
     return 0;
-  now = now_ms();
   ms = (uint64_t)(ttl * 1000);
   if ((lua_Number)ms < ttl * 1000) /* round up: a ttl never ends early */
     ms++;
-  return now + ms;
+  return now_ms() + ms;
 }
 
-/* The seconds left before `expiry` (0: never expires). */
-static lua_Number ttl_left(uint64_t expiry) {
-  uint64_t now = now_ms();
+/* Whether `expiry` has passed by the binding's clock. */
+static int expired(uint64_t expiry) {
+  return expiry != 0 && expiry <= now_ms();
+}
+
+/* Push the seconds left before `expiry`: 0 if it never expires, negative
+ * if it has passed (as DICT's ttl of an expired item not yet freed). */
+static void push_ttl(lua_State *L, uint64_t expiry) {
   if (expiry == 0)
+    lua_pushinteger(L, 0);
+  else
+    lua_pushnumber(L, (lua_Number)(int64_t)(expiry - now_ms()) / 1000);
+}
+
+/* The user flags at arg (nil: 0), an integer from 0 to 2^32-1. */
+static uint32_t checkflags(lua_State *L, int arg, const char *fname) {
+  lua_Integer n = 0;
+  int isint = 0;
+  if (lua_isnoneornil(L, arg))
     return 0;
-  if (expiry <= now)
-    return 0.001;
-  return (lua_Number)(expiry - now) / 1000;
+  if (lua_type(L, arg) == LUA_TNUMBER)
+    n = lua_tointegerx(L, arg, &isint);
+  if (!isint)
+    typeerror(L, arg, fname, "integer flags");
+  if (n < 0 || n > (lua_Integer)UINT32_MAX)
+    argerror(L, arg, fname, "flags from 0 to 4294967295 expected");
+  return (uint32_t)n;
+}
+
+/* caskdb_get with the handle's clock at 0: an expired key still in the
+ * keydir is found too. */
+static int get_stale(ldb *d, caskdb_key k, const void **data, size_t *len,
+                     caskdb_meta *meta) {
+  int rc;
+  d->stale = 1;
+  rc = caskdb_get(d->db, k, data, len, meta);
+  d->stale = 0;
+  return rc;
 }
 
 /* ---------------------------------------------------------------------------
@@ -528,6 +598,8 @@ static int db_open(lua_State *L) {
   lua_settop(L, 1);
   d = (ldb *)lua_newuserdatauv(L, sizeof *d, 1); /* path, db */
   memset(d, 0, sizeof *d);                       /* born closed */
+  opts.clock = clock_fn;
+  opts.clock_ctx = d; /* a full userdata never moves */
   luaL_setmetatable(L, DB_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, 1); /* the path, for __tostring */
@@ -579,9 +651,27 @@ static int db_tostring(lua_State *L) {
  * Reading and writing
  * ------------------------------------------------------------------------- */
 
-/* Push the value of key k of d: 1 result (the value, or nil if missing),
- * or 3 (nil, message, code). */
-static int push_get(lua_State *L, ldb *d, caskdb_key k) {
+/* Push the stored bytes of a record read by the engine (copied before
+ * anything else) and decode them.  Returns 1, or 3 (nil, message, code) if
+ * they are not a valid value of their tag. */
+static int push_value(lua_State *L, ldb *d, const void *data, size_t len,
+                      uint8_t tag) {
+  d->busy = 1;
+  lua_pushlstring(L, (const char *)data, len); /* copy before anything */
+  d->busy = 0;
+  if (decode_top(L, tag) != 0) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, caskdb_code_name(CASKDB_ECORRUPT));
+    return 3;
+  }
+  return 1;
+}
+
+/* Push the value of key k of d: the value (nil if missing), then, if
+ * with_flags and they are not 0, its flags (DICT's get); or nil, message,
+ * code. */
+static int push_get(lua_State *L, ldb *d, caskdb_key k, int with_flags) {
   const void *data;
   size_t len;
   caskdb_meta meta;
@@ -592,28 +682,51 @@ static int push_get(lua_State *L, ldb *d, caskdb_key k) {
   }
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
-  d->busy = 1;
-  lua_pushlstring(L, (const char *)data, len); /* copy before anything */
-  d->busy = 0;
-  if (decode_top(L, meta.type) != 0) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    lua_pushstring(L, caskdb_code_name(CASKDB_ECORRUPT));
+  if (push_value(L, d, data, len, meta.type) != 1)
     return 3;
-  }
-  return 1;
+  if (!with_flags || meta.flags == 0)
+    return 1;
+  lua_pushinteger(L, (lua_Integer)meta.flags);
+  return 2;
 }
 
+/* db:get(k): value [, flags]; nil if missing; or nil, message, code. */
 static int db_get(lua_State *L) {
   ldb *d = checkdb(L, "get");
   caskdb_key k = checkkey(L, 2, "get");
-  return push_get(L, d, k);
+  return push_get(L, d, k, 1);
+}
+
+/* db:get_stale(k): value, flags (nil for 0), stale: an expired key still
+ * in the keydir is given too, with stale true.  nil if missing. */
+static int db_get_stale(lua_State *L) {
+  ldb *d = checkdb(L, "get_stale");
+  caskdb_key k = checkkey(L, 2, "get_stale");
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  int rc = get_stale(d, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  if (push_value(L, d, data, len, meta.type) != 1)
+    return 3;
+  if (meta.flags != 0)
+    lua_pushinteger(L, (lua_Integer)meta.flags);
+  else
+    lua_pushnil(L);
+  lua_pushboolean(L, expired(meta.expiry));
+  return 3;
 }
 
 /* Store (or, for nil, delete) the value at index 3 under the key at 2, to
- * expire at `expiry` (0: never).  Returns the engine's code (CASKDB_ENOTFOUND
- * from a delete is OK). */
-static int store(lua_State *L, ldb *d, const char *fname, uint64_t expiry) {
+ * expire at `expiry` (0: never) with user flags `flags`.  Returns the
+ * engine's code (CASKDB_ENOTFOUND from a delete is OK). */
+static int store(lua_State *L, ldb *d, const char *fname, uint64_t expiry,
+                 uint32_t flags) {
   caskdb_key k = checkkey(L, 2, fname);
   caskdb_meta meta;
   value v;
@@ -625,24 +738,71 @@ static int store(lua_State *L, ldb *d, const char *fname, uint64_t expiry) {
   checkvalue(L, 3, fname, &v); /* db, key, value[, buffer] */
   memset(&meta, 0, sizeof meta);
   meta.type = v.tag;
+  meta.flags = flags;
   meta.expiry = expiry;
   return caskdb_put(d->db, k, v.data, v.len, &meta);
 }
 
-/* db:set(k, v [, ttl]): true, or nil, message, code.  v == nil deletes. */
-static int db_set(lua_State *L) {
-  ldb *d = checkdb(L, "set");
+/* What a DICT-style store does when the key exists or not. */
+enum { STORE_SET, STORE_ADD, STORE_REPLACE };
+
+/* DICT's "not stored" result: false, why, false (forcible). */
+static int not_stored(lua_State *L, const char *why) {
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, why);
+  lua_pushboolean(L, 0);
+  return 3;
+}
+
+/* set, safe_set, add, safe_add, replace: (k, v [, ttl [, flags]]).  DICT's
+ * shape: true, nil, false (nothing is ever evicted, so forcible is always
+ * false); false, "exists" | "not found", false when add or replace does not
+ * apply; nil, message, code for a failure of the world. */
+static int dict_store(lua_State *L, const char *fname, int op) {
+  ldb *d = checkdb(L, fname);
   uint64_t expiry;
+  uint32_t flags;
   int rc;
   if (lua_isnone(L, 3))
-    typeerror(L, 3, "set", "value (nil deletes)");
-  expiry = checkttl(L, 4, "set");
+    typeerror(L, 3, fname, op == STORE_SET ? "value (nil deletes)" : "value");
+  if (op != STORE_SET && lua_isnil(L, 3))
+    typeerror(L, 3, fname, "string, number, boolean or table");
+  expiry = checkttl(L, 4, fname);
+  flags = checkflags(L, 5, fname);
   lua_settop(L, 3);
-  rc = store(L, d, "set", expiry);
+  if (op != STORE_SET) {
+    rc = caskdb_exists(d->db, checkkey(L, 2, fname));
+    if (rc != CASKDB_OK && rc != CASKDB_ENOTFOUND)
+      return fail(L, d->db, rc);
+    if (op == STORE_ADD && rc == CASKDB_OK)
+      return not_stored(L, "exists");
+    if (op == STORE_REPLACE && rc == CASKDB_ENOTFOUND)
+      return not_stored(L, "not found");
+  }
+  rc = store(L, d, fname, expiry, flags);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
   lua_pushboolean(L, 1);
-  return 1;
+  lua_pushnil(L);
+  lua_pushboolean(L, 0);
+  return 3;
+}
+
+/* db:set(k, v [, ttl [, flags]]): v == nil deletes. */
+static int db_set(lua_State *L) { return dict_store(L, "set", STORE_SET); }
+
+static int db_safe_set(lua_State *L) {
+  return dict_store(L, "safe_set", STORE_SET);
+}
+
+static int db_add(lua_State *L) { return dict_store(L, "add", STORE_ADD); }
+
+static int db_safe_add(lua_State *L) {
+  return dict_store(L, "safe_add", STORE_ADD);
+}
+
+static int db_replace(lua_State *L) {
+  return dict_store(L, "replace", STORE_REPLACE);
 }
 
 static int db_delete(lua_State *L) {
@@ -665,28 +825,90 @@ static int db_has(lua_State *L) {
   return 1;
 }
 
-/* db:ttl(k): seconds left (0: never expires), nil if missing, or nil,
- * message, code. */
+/* DICT's answer for a missing key: nil, "not found". */
+static int not_found(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "not found");
+  return 2;
+}
+
+/* db:incr(k, value [, init [, init_ttl]]): add value to the number under
+ * k, keeping its ttl and flags; the sum is an integer if both are, as in
+ * Lua 5.4 (integers wrap around).  A missing (or expired) key: nil, "not
+ * found", or, with init, a new key holding init + value, with no flags,
+ * expiring after init_ttl.  A value that is not a number: nil, "not a
+ * number".  Returns the new value, then (with init) nil, false as DICT. */
+static int db_incr(lua_State *L) {
+  ldb *d = checkdb(L, "incr");
+  caskdb_key k = checkkey(L, 2, "incr");
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  uint64_t expiry = 0;
+  int has_init, rc;
+  value v;
+  if (lua_type(L, 3) != LUA_TNUMBER)
+    typeerror(L, 3, "incr", "number");
+  has_init = !lua_isnoneornil(L, 4);
+  if (has_init && lua_type(L, 4) != LUA_TNUMBER)
+    typeerror(L, 4, "incr", "number or nil");
+  if (!lua_isnoneornil(L, 5)) {
+    if (!has_init)
+      argerror(L, 5, "incr", "init_ttl given without init");
+    expiry = checkttl(L, 5, "incr");
+  }
+  lua_settop(L, 4); /* db, key, value, init */
+  rc = caskdb_get(d->db, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    if (!has_init)
+      return not_found(L);
+    memset(&meta, 0, sizeof meta);
+    meta.expiry = expiry;
+    lua_pushvalue(L, 4);
+  } else if (rc != CASKDB_OK) {
+    return fail(L, d->db, rc);
+  } else if (meta.type != TAG_INTEGER && meta.type != TAG_FLOAT) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "not a number");
+    return 2;
+  } else if (push_value(L, d, data, len, meta.type) != 1) {
+    return 3;
+  }
+  lua_pushvalue(L, 3);
+  lua_arith(L, LUA_OPADD); /* db, key, value, init, sum */
+  encode_number(L, 5, &v);
+  meta.type = v.tag;
+  rc = caskdb_put(d->db, k, v.data, v.len, &meta);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  if (!has_init)
+    return 1;
+  lua_pushnil(L);
+  lua_pushboolean(L, 0);
+  return 3;
+}
+
+/* db:ttl(k): seconds left (0: never expires; negative: expired, not yet
+ * flushed), or nil, "not found", or nil, message, code. */
 static int db_ttl(lua_State *L) {
   ldb *d = checkdb(L, "ttl");
   caskdb_key k = checkkey(L, 2, "ttl");
   const void *data;
   size_t len;
   caskdb_meta meta;
-  int rc = caskdb_get(d->db, k, &data, &len, &meta);
-  if (rc == CASKDB_ENOTFOUND) {
-    lua_pushnil(L);
-    return 1;
-  }
+  int rc = get_stale(d, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND)
+    return not_found(L);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
-  lua_pushnumber(L, ttl_left(meta.expiry));
+  push_ttl(L, meta.expiry);
   return 1;
 }
 
-/* db:expire(k, ttl): give a live key a new time to live (0: never expires)
- * by writing its value again.  true if the key existed, false if not, or
- * nil, message, code. */
+/* db:expire(k, ttl): give a key a new time to live (0: never expires) by
+ * writing its value again.  As DICT, a key that has expired but is not
+ * flushed yet is found (and so made live again).  true, or nil, "not
+ * found", or nil, message, code. */
 static int db_expire(lua_State *L) {
   ldb *d = checkdb(L, "expire");
   caskdb_key k = checkkey(L, 2, "expire");
@@ -698,11 +920,9 @@ static int db_expire(lua_State *L) {
   if (lua_isnoneornil(L, 3))
     typeerror(L, 3, "expire", "time to live in seconds");
   expiry = checkttl(L, 3, "expire");
-  rc = caskdb_get(d->db, k, &data, &len, &meta);
-  if (rc == CASKDB_ENOTFOUND) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
+  rc = get_stale(d, k, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND)
+    return not_found(L);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
   d->busy = 1;
@@ -755,6 +975,32 @@ static int db_stats(lua_State *L) {
   return 1;
 }
 
+/* db:capacity(): the bytes the data files take on disk (stats().disk_bytes).
+ * DICT gives the size of its shared memory zone; a CaskDB directory has no
+ * fixed size, so this is what it holds now. */
+static int db_capacity(lua_State *L) {
+  ldb *d = checkdb(L, "capacity");
+  caskdb_stats st;
+  int rc = caskdb_get_stats(d->db, &st);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushinteger(L, (lua_Integer)st.disk_bytes);
+  return 1;
+}
+
+/* db:free_space(): the bytes of the data files that hold nothing live
+ * (stats().dead_bytes: overwritten and deleted records, tombstones, file
+ * headers), which a merge gives back.  Always <= capacity(). */
+static int db_free_space(lua_State *L) {
+  ldb *d = checkdb(L, "free_space");
+  caskdb_stats st;
+  int rc = caskdb_get_stats(d->db, &st);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushinteger(L, (lua_Integer)st.dead_bytes);
+  return 1;
+}
+
 /* ---------------------------------------------------------------------------
  * Dictionary style
  * ------------------------------------------------------------------------- */
@@ -767,7 +1013,7 @@ static int db_index(lua_State *L) {
     return 1;
   lua_pop(L, 1);
   d = checkdb(L, "__index");
-  return push_get(L, d, checkkey(L, 2, "__index"));
+  return push_get(L, d, checkkey(L, 2, "__index"), 0);
 }
 
 /* __newindex(db, key, value): set, or delete for nil; raises on failure. */
@@ -775,7 +1021,7 @@ static int db_newindex(lua_State *L) {
   ldb *d = checkdb(L, "__newindex");
   int rc;
   lua_settop(L, 3);
-  rc = store(L, d, "__newindex", 0);
+  rc = store(L, d, "__newindex", 0, 0);
   if (rc != CASKDB_OK)
     return raise_failure(L, d->db, rc);
   return 0;
@@ -829,9 +1075,10 @@ static int iter_gc(lua_State *L) {
   return 0;
 }
 
-/* Push the 4 values of a generic for over `r` (the database is at index 1):
- * step function, nil, nil, and the iterator as the to-be-closed value. */
-static int push_iter(lua_State *L, ldb *d, const caskdb_range *r) {
+/* Push a new iterator userdata over `r` (the database is at index 1); its
+ * caskdb_iter is owned by the handle's list, so an error raised at any
+ * point leaves nothing behind. */
+static literator *new_iter(lua_State *L, ldb *d, const caskdb_range *r) {
   literator *li = (literator *)lua_newuserdatauv(L, sizeof *li, 1);
   lnode *n;
   int rc;
@@ -842,7 +1089,7 @@ static int push_iter(lua_State *L, ldb *d, const caskdb_range *r) {
   lua_setiuservalue(L, -2, 1); /* the iterator keeps its database alive */
   n = (lnode *)calloc(1, sizeof *n);
   if (n == NULL)
-    return raisef(L, "caskdb: not enough memory");
+    raisef(L, "caskdb: not enough memory");
   n->owner = li;
   n->next = d->iters;
   if (d->iters != NULL)
@@ -851,7 +1098,14 @@ static int push_iter(lua_State *L, ldb *d, const caskdb_range *r) {
   li->node = n; /* owned by the list from here on */
   rc = caskdb_iter_open(d->db, r, &n->it);
   if (rc != CASKDB_OK)
-    return raise_failure(L, d->db, rc);
+    raise_failure(L, d->db, rc);
+  return li;
+}
+
+/* Push the 4 values of a generic for over `r` (the database is at index 1):
+ * step function, nil, nil, and the iterator as the to-be-closed value. */
+static int push_iter(lua_State *L, ldb *d, const caskdb_range *r) {
+  new_iter(L, d, r);
   lua_pushvalue(L, -1);
   lua_pushcclosure(L, iter_step, 1); /* iterator, step */
   lua_insert(L, -2);
@@ -898,6 +1152,226 @@ static int db_prefix(lua_State *L) {
   return push_iter(L, d, &r);
 }
 
+/* The count argument at arg of get_keys and flush_expired: nil for dflt,
+ * else an integer >= 0 (0: no limit). */
+static lua_Integer checkcount(lua_State *L, int arg, const char *fname,
+                              lua_Integer dflt) {
+  lua_Integer n = 0;
+  int isint = 0;
+  if (lua_isnoneornil(L, arg))
+    return dflt;
+  if (lua_type(L, arg) == LUA_TNUMBER)
+    n = lua_tointegerx(L, arg, &isint);
+  if (!isint)
+    typeerror(L, arg, fname, "integer count");
+  if (n < 0)
+    argerror(L, arg, fname, "count >= 0 expected (0: no limit)");
+  return n;
+}
+
+/* db:get_keys([max_count]): a list of at most max_count (default 1024; 0:
+ * no limit) live keys, in key order.  A failure raises. */
+static int db_get_keys(lua_State *L) {
+  ldb *d = checkdb(L, "get_keys");
+  lua_Integer max = checkcount(L, 2, "get_keys", 1024), n = 0;
+  caskdb_range r;
+  caskdb_key k;
+  literator *li;
+  int rc;
+  memset(&r, 0, sizeof r);
+  r.keys_only = 1;
+  lua_settop(L, 1);
+  li = new_iter(L, d, &r);
+  lua_newtable(L); /* db, iterator, keys */
+  while (max == 0 || n < max) {
+    rc = caskdb_iter_next(li->node->it, &k, NULL, NULL, NULL);
+    if (rc == CASKDB_DONE)
+      break;
+    if (rc != CASKDB_OK)
+      return raise_failure(L, d->db, rc);
+    d->busy = 1;
+    push_key(L, &k);
+    d->busy = 0;
+    lua_rawseti(L, 3, ++n);
+  }
+  iter_release(li);
+  return 1;
+}
+
+/* db:flush_expired([max_count]): delete keys whose time has passed (at
+ * most max_count; nil or 0: all) with one atomic batch of tombstones, so
+ * that they stay gone whatever the clock does later.  Returns how many, or
+ * nil, message, code. */
+static int db_flush_expired(lua_State *L) {
+  ldb *d = checkdb(L, "flush_expired");
+  lua_Integer max = checkcount(L, 2, "flush_expired", 0), n = 0;
+  caskdb_batch *b = NULL;
+  caskdb_iter *it = NULL;
+  caskdb_range r;
+  caskdb_meta meta;
+  caskdb_key k;
+  int rc;
+  /* No Lua call from here to the end: nothing can raise and leak. */
+  memset(&r, 0, sizeof r);
+  r.keys_only = 1;
+  rc = caskdb_batch_new(&b);
+  if (rc == CASKDB_OK)
+    rc = caskdb_iter_open(d->db, &r, &it);
+  while (rc == CASKDB_OK && (max == 0 || n < max)) {
+    d->stale = 1; /* see the expired keys too */
+    rc = caskdb_iter_next(it, &k, NULL, NULL, &meta);
+    d->stale = 0;
+    if (rc == CASKDB_OK && expired(meta.expiry)) {
+      rc = caskdb_batch_delete(b, k);
+      n++;
+    }
+  }
+  caskdb_iter_close(it);
+  if (rc == CASKDB_DONE || rc == CASKDB_OK)
+    rc = n > 0 ? caskdb_batch_commit(d->db, b) : CASKDB_OK;
+  caskdb_batch_free(b);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Atomic batches: db:batch(function(b) b:set(k, v); b:delete(k) end)
+ * ------------------------------------------------------------------------- */
+
+/* The batch at index 1, still open (raises for anything else). */
+static lbatch *checkbatch(lua_State *L, const char *fname) {
+  lbatch *lb = (lbatch *)luaL_testudata(L, 1, BATCH_MT);
+  if (lb == NULL)
+    typeerror(L, 1, fname, "caskdb batch");
+  if (lb->b == NULL)
+    raisef(L, "caskdb: batch is finished");
+  return lb;
+}
+
+/* An engine failure while adding to a batch raises (from inside the
+ * function of db:batch, which then applies nothing). */
+static void batch_check(lua_State *L, int rc) {
+  if (rc != CASKDB_OK)
+    raise_failure(L, NULL, rc);
+}
+
+/* b:set(k, v [, ttl [, flags]]): add a put (v == nil: a delete). */
+static int batch_set(lua_State *L) {
+  lbatch *lb = checkbatch(L, "set");
+  caskdb_key k;
+  caskdb_meta meta;
+  uint64_t expiry;
+  uint32_t flags;
+  value v;
+  if (lua_isnone(L, 3))
+    typeerror(L, 3, "set", "value (nil deletes)");
+  expiry = checkttl(L, 4, "set");
+  flags = checkflags(L, 5, "set");
+  lua_settop(L, 3);
+  k = checkkey(L, 2, "set");
+  if (lua_isnil(L, 3)) {
+    batch_check(L, caskdb_batch_delete(lb->b, k));
+    return 0;
+  }
+  checkvalue(L, 3, "set", &v); /* b, key, value[, buffer] */
+  memset(&meta, 0, sizeof meta);
+  meta.type = v.tag;
+  meta.flags = flags;
+  meta.expiry = expiry;
+  batch_check(L, caskdb_batch_put(lb->b, k, v.data, v.len, &meta));
+  return 0;
+}
+
+/* b:delete(k): add a delete (of a key that may not exist). */
+static int batch_delete(lua_State *L) {
+  lbatch *lb = checkbatch(L, "delete");
+  caskdb_key k = checkkey(L, 2, "delete");
+  batch_check(L, caskdb_batch_delete(lb->b, k));
+  return 0;
+}
+
+static int batch_gc(lua_State *L) {
+  lbatch *lb = (lbatch *)luaL_checkudata(L, 1, BATCH_MT);
+  caskdb_batch_free(lb->b);
+  lb->b = NULL;
+  return 0;
+}
+
+static int batch_tostring(lua_State *L) {
+  lbatch *lb = (lbatch *)luaL_checkudata(L, 1, BATCH_MT);
+  if (lb->b == NULL)
+    lua_pushliteral(L, "caskdb batch (finished)");
+  else
+    lua_pushfstring(L, "caskdb batch (%I operations)",
+                    (lua_Integer)caskdb_batch_count(lb->b));
+  return 1;
+}
+
+/* db:batch(fn): call fn(b), then apply every operation it added, all or
+ * nothing.  If fn raises, nothing is applied and the error goes on.
+ * Returns true, or nil, message, code (then nothing was applied). */
+static int db_batch(lua_State *L) {
+  ldb *d = checkdb(L, "batch");
+  lbatch *lb;
+  int rc, status;
+  if (lua_type(L, 2) != LUA_TFUNCTION)
+    typeerror(L, 2, "batch", "function");
+  lua_settop(L, 2);
+  lb = (lbatch *)lua_newuserdatauv(L, sizeof *lb, 0); /* db, fn, b */
+  lb->b = NULL; /* born finished: __gc has nothing to free */
+  luaL_setmetatable(L, BATCH_MT);
+  rc = caskdb_batch_new(&lb->b);
+  if (rc != CASKDB_OK)
+    return fail(L, NULL, rc);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3); /* db, fn, b, fn, b */
+  status = lua_pcall(L, 1, 0, 0);
+  if (status == LUA_OK && d->db == NULL) { /* fn closed the handle */
+    lua_pushliteral(L, "caskdb: database is closed");
+    status = LUA_ERRRUN;
+  }
+  if (status != LUA_OK) { /* db, fn, b, error */
+    caskdb_batch_free(lb->b);
+    lb->b = NULL;
+    return lua_error(L); /* the error object, unchanged */
+  }
+  d->busy = 0;
+  if (d->orphans > 0)
+    sweep_orphans(d);
+  rc = caskdb_batch_commit(d->db, lb->b);
+  caskdb_batch_free(lb->b);
+  lb->b = NULL;
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * For the specs only: caskdb._testing.set_time(ms | nil)
+ * ------------------------------------------------------------------------- */
+
+/* Fix the clock of every handle of the process at `ms` milliseconds since
+ * the Unix epoch (ttl, expiry, record timestamps); nil: the system clock
+ * again.  Test-only: never call it in a program. */
+static int testing_set_time(lua_State *L) {
+  lua_Integer ms = 0;
+  int isint = 0;
+  if (lua_isnoneornil(L, 1)) {
+    test_time_set = 0;
+    return 0;
+  }
+  if (lua_type(L, 1) == LUA_TNUMBER)
+    ms = lua_tointegerx(L, 1, &isint);
+  if (!isint || ms < 1)
+    return typeerror(L, 1, "set_time", "milliseconds >= 1 or nil");
+  test_time = (uint64_t)ms;
+  test_time_set = 1;
+  return 0;
+}
+
 /* __pairs: pairs(db) takes only 3 values, so the iterator is closed by the
  * end of the loop or by __gc. */
 static int db_mpairs(lua_State *L) {
@@ -942,12 +1416,34 @@ static int mp_decode(lua_State *L) {
  * The module
  * ------------------------------------------------------------------------- */
 
-static const luaL_Reg db_methods[] = {
-    {"get", db_get},     {"set", db_set},       {"delete", db_delete},
-    {"has", db_has},     {"count", db_count},   {"pairs", db_pairs},
-    {"range", db_range}, {"prefix", db_prefix}, {"sync", db_sync},
-    {"stats", db_stats}, {"ttl", db_ttl},       {"expire", db_expire},
-    {"close", db_close}, {NULL, NULL}};
+static const luaL_Reg db_methods[] = {{"get", db_get},
+                                      {"set", db_set},
+                                      {"delete", db_delete},
+                                      {"has", db_has},
+                                      {"count", db_count},
+                                      {"pairs", db_pairs},
+                                      {"range", db_range},
+                                      {"prefix", db_prefix},
+                                      {"sync", db_sync},
+                                      {"stats", db_stats},
+                                      {"ttl", db_ttl},
+                                      {"expire", db_expire},
+                                      {"batch", db_batch},
+                                      {"get_stale", db_get_stale},
+                                      {"safe_set", db_safe_set},
+                                      {"add", db_add},
+                                      {"safe_add", db_safe_add},
+                                      {"replace", db_replace},
+                                      {"incr", db_incr},
+                                      {"get_keys", db_get_keys},
+                                      {"flush_expired", db_flush_expired},
+                                      {"capacity", db_capacity},
+                                      {"free_space", db_free_space},
+                                      {"close", db_close},
+                                      {NULL, NULL}};
+
+static const luaL_Reg batch_methods[] = {
+    {"set", batch_set}, {"delete", batch_delete}, {NULL, NULL}};
 
 static const luaL_Reg db_metamethods[] = {{"__newindex", db_newindex},
                                           {"__len", db_len},
@@ -975,6 +1471,14 @@ static void create_metatables(lua_State *L) {
   lua_pushcfunction(L, iter_gc);
   lua_setfield(L, -2, "__close");
   lua_pop(L, 1);
+  luaL_newmetatable(L, BATCH_MT);
+  lua_pushcfunction(L, batch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, batch_tostring);
+  lua_setfield(L, -2, "__tostring");
+  luaL_newlib(L, batch_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
 }
 
 /* The module's one exported symbol (the build hides the others). */
@@ -993,5 +1497,9 @@ CASKDB_EXPORT int luaopen_caskdb(lua_State *L) {
   lua_setfield(L, -2, "version");
   lua_pushfstring(L, "caskdb %s", caskdb_version());
   lua_setfield(L, -2, "_VERSION");
+  lua_createtable(L, 0, 1); /* for the specs only */
+  lua_pushcfunction(L, testing_set_time);
+  lua_setfield(L, -2, "set_time");
+  lua_setfield(L, -2, "_testing");
   return 1;
 }

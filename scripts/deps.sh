@@ -4,7 +4,8 @@
 set -u
 
 PACKAGES="cmake make gcc clang pkg-config valgrind \
-lua5.4 liblua5.4-dev lua-busted luarocks python3 python3-msgpack"
+lua5.4 liblua5.4-dev lua-busted luarocks python3 python3-msgpack \
+nginx libnginx-mod-http-lua curl"
 
 missing=""
 for p in $PACKAGES; do

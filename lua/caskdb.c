@@ -545,6 +545,17 @@ static int opt_sync(lua_State *L) {
                                   luaL_tolstring(L, -1, NULL)));
 }
 
+/* A number from 0 to 1 (a fraction). */
+static double opt_ratio(lua_State *L, const char *name) {
+  double x;
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    opterror(L, name, "number from 0 to 1 expected");
+  x = (double)lua_tonumber(L, -1);
+  if (!(x >= 0.0 && x <= 1.0))
+    opterror(L, name, "number from 0 to 1 expected");
+  return x;
+}
+
 /* Set one option from the pair on top of the stack: ..., name, value. */
 static void set_option(lua_State *L, caskdb_options *o) {
   const char *name;
@@ -565,6 +576,16 @@ static void set_option(lua_State *L, caskdb_options *o) {
     o->create = opt_boolean(L, name);
   else if (strcmp(name, "salvage") == 0)
     o->salvage = opt_boolean(L, name);
+  else if (strcmp(name, "auto_merge") == 0)
+    o->auto_merge = opt_boolean(L, name);
+  else if (strcmp(name, "merge_trigger_dead_ratio") == 0)
+    o->merge_trigger_dead_ratio = opt_ratio(L, name);
+  else if (strcmp(name, "merge_trigger_dead_bytes") == 0)
+    o->merge_trigger_dead_bytes =
+        (uint64_t)opt_integer(L, name, 0, LUA_MAXINTEGER);
+  else if (strcmp(name, "auto_merge_step_bytes") == 0)
+    o->auto_merge_step_bytes =
+        (uint64_t)opt_integer(L, name, 1, LUA_MAXINTEGER);
   else
     opterror(L, name, "unknown option");
 }
@@ -682,6 +703,11 @@ static int push_get(lua_State *L, ldb *d, caskdb_key k, int with_flags) {
   }
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
+  if (meta.type == CASKDB_TYPE_LIST) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "value is a list");
+    return 2;
+  }
   if (push_value(L, d, data, len, meta.type) != 1)
     return 3;
   if (!with_flags || meta.flags == 0)
@@ -956,6 +982,27 @@ static void set_figure(lua_State *L, const char *name, uint64_t v) {
   lua_setfield(L, -2, name);
 }
 
+/* stats().files: one table per data file, oldest first. */
+static void push_file_stats(lua_State *L, ldb *d) {
+  caskdb_file_stats *fs;
+  size_t n = caskdb_get_file_stats(d->db, NULL, 0), i;
+  fs = (caskdb_file_stats *)lua_newuserdata(L, (n ? n : 1) * sizeof *fs);
+  n = caskdb_get_file_stats(d->db, fs, n);
+  lua_createtable(L, (int)n, 0); /* ..., buffer, files */
+  for (i = 0; i < n; i++) {
+    lua_createtable(L, 0, 6);
+    set_figure(L, "id", fs[i].id);
+    set_figure(L, "part", fs[i].part);
+    set_figure(L, "bytes", fs[i].bytes);
+    set_figure(L, "live_bytes", fs[i].live_bytes);
+    set_figure(L, "dead_bytes", fs[i].dead_bytes);
+    lua_pushboolean(L, fs[i].active);
+    lua_setfield(L, -2, "active");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_remove(L, -2); /* the buffer */
+}
+
 static int db_stats(lua_State *L) {
   ldb *d = checkdb(L, "stats");
   caskdb_stats st;
@@ -972,6 +1019,8 @@ static int db_stats(lua_State *L) {
   set_figure(L, "corrupt_records", st.corrupt_records);
   set_figure(L, "keydir_bytes", st.keydir_bytes);
   set_figure(L, "active_file_id", st.active_file_id);
+  push_file_stats(L, d);
+  lua_setfield(L, -2, "files");
   return 1;
 }
 
@@ -1236,6 +1285,173 @@ static int db_flush_expired(lua_State *L) {
   return 1;
 }
 
+/* db:flush_all(): delete every key (ngx.shared.DICT's flush_all), as one
+ * atomic batch of tombstones.  Returns nothing, or nil, message, code. */
+static int db_flush_all(lua_State *L) {
+  ldb *d = checkdb(L, "flush_all");
+  caskdb_batch *b = NULL;
+  caskdb_iter *it = NULL;
+  caskdb_range r;
+  caskdb_key k;
+  int rc;
+  /* No Lua call from here to the end: nothing can raise and leak. */
+  memset(&r, 0, sizeof r);
+  r.keys_only = 1;
+  rc = caskdb_batch_new(&b);
+  if (rc == CASKDB_OK)
+    rc = caskdb_iter_open(d->db, &r, &it);
+  while (rc == CASKDB_OK) {
+    d->stale = 1; /* expired keys too */
+    rc = caskdb_iter_next(it, &k, NULL, NULL, NULL);
+    d->stale = 0;
+    if (rc == CASKDB_OK)
+      rc = caskdb_batch_delete(b, k);
+  }
+  caskdb_iter_close(it);
+  if (rc == CASKDB_DONE)
+    rc = caskdb_batch_commit(d->db, b);
+  caskdb_batch_free(b);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  return 0;
+}
+
+/* db:merge(): compact every file, blocking; db:merge{max_bytes = n}: one
+ * step of about n bytes.  Returns true (and, for a step, whether work
+ * remains), or nil, message, code. */
+static int db_merge(lua_State *L) {
+  ldb *d = checkdb(L, "merge");
+  lua_Integer max = 0;
+  int rc, more = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    int isint = 0;
+    if (!lua_istable(L, 2))
+      typeerror(L, 2, "merge", "table of options");
+    lua_pushnil(L);
+    while (lua_next(L, 2) != 0) { /* ..., name, value */
+      if (lua_type(L, -2) != LUA_TSTRING ||
+          strcmp(lua_tostring(L, -2), "max_bytes") != 0)
+        argerror(L, 2, "merge", "unknown option (only max_bytes)");
+      lua_pop(L, 1);
+    }
+    lua_getfield(L, 2, "max_bytes");
+    max = lua_tointegerx(L, -1, &isint);
+    if (!isint || max <= 0)
+      argerror(L, 2, "merge", "max_bytes: integer > 0 expected");
+    lua_pop(L, 1);
+  }
+  rc = max > 0 ? caskdb_merge_step(d->db, (uint64_t)max, &more)
+               : caskdb_merge(d->db);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  if (max == 0)
+    return 1;
+  lua_pushboolean(L, more);
+  return 2;
+}
+
+/* db:merge_needed(): whether the merge triggers say a merge pays off. */
+static int db_merge_needed(lua_State *L) {
+  ldb *d = checkdb(L, "merge_needed");
+  lua_pushboolean(L, caskdb_merge_needed(d->db));
+  return 1;
+}
+
+/* db:backup(dir): a consistent copy in dir (which must not exist). */
+static int db_backup(lua_State *L) {
+  ldb *d = checkdb(L, "backup");
+  const char *dir;
+  int rc;
+  if (lua_type(L, 2) != LUA_TSTRING)
+    typeerror(L, 2, "backup", "directory name");
+  dir = lua_tostring(L, 2);
+  if (*dir == '\0')
+    argerror(L, 2, "backup", "empty directory name");
+  rc = caskdb_backup(d->db, dir);
+  if (rc == CASKDB_EINVAL) { /* the directory exists: the world, not a bug */
+    lua_pushnil(L);
+    lua_pushfstring(L, "caskdb: backup directory %s exists", dir);
+    lua_pushliteral(L, "exists");
+    return 3;
+  }
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Lists (ngx.shared.DICT's lpush, rpush, lpop, rpop, llen)
+ * ------------------------------------------------------------------------- */
+
+/* DICT's answer for a list operation on a key holding another value. */
+static int not_a_list(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "value not a list");
+  return 2;
+}
+
+/* db:lpush(k, v) / db:rpush(k, v): the new length. */
+static int list_push(lua_State *L, const char *fname, int left) {
+  ldb *d = checkdb(L, fname);
+  caskdb_key k = checkkey(L, 2, fname);
+  caskdb_meta meta = {0, 0, 0};
+  uint64_t len = 0;
+  value v;
+  int rc;
+  if (lua_isnoneornil(L, 3))
+    typeerror(L, 3, fname, "string, number, boolean or table");
+  checkvalue(L, 3, fname, &v);
+  meta.type = v.tag;
+  rc = caskdb_list_push(d->db, k, left, v.data, v.len, &meta, &len);
+  if (rc == CASKDB_ENOTLIST)
+    return not_a_list(L);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushinteger(L, (lua_Integer)len);
+  return 1;
+}
+
+static int db_lpush(lua_State *L) { return list_push(L, "lpush", 1); }
+static int db_rpush(lua_State *L) { return list_push(L, "rpush", 0); }
+
+/* db:lpop(k) / db:rpop(k): the value, or nil for a missing list. */
+static int list_pop(lua_State *L, const char *fname, int left) {
+  ldb *d = checkdb(L, fname);
+  caskdb_key k = checkkey(L, 2, fname);
+  const void *data;
+  size_t len;
+  caskdb_meta meta;
+  int rc = caskdb_list_pop(d->db, k, left, &data, &len, &meta);
+  if (rc == CASKDB_ENOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc == CASKDB_ENOTLIST)
+    return not_a_list(L);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  return push_value(L, d, data, len, meta.type);
+}
+
+static int db_lpop(lua_State *L) { return list_pop(L, "lpop", 1); }
+static int db_rpop(lua_State *L) { return list_pop(L, "rpop", 0); }
+
+/* db:llen(k): the length (0 for a missing key). */
+static int db_llen(lua_State *L) {
+  ldb *d = checkdb(L, "llen");
+  caskdb_key k = checkkey(L, 2, "llen");
+  uint64_t len;
+  int rc = caskdb_list_len(d->db, k, &len);
+  if (rc == CASKDB_ENOTLIST)
+    return not_a_list(L);
+  if (rc != CASKDB_OK)
+    return fail(L, d->db, rc);
+  lua_pushinteger(L, (lua_Integer)len);
+  return 1;
+}
+
 /* ---------------------------------------------------------------------------
  * Atomic batches: db:batch(function(b) b:set(k, v); b:delete(k) end)
  * ------------------------------------------------------------------------- */
@@ -1439,6 +1655,15 @@ static const luaL_Reg db_methods[] = {{"get", db_get},
                                       {"flush_expired", db_flush_expired},
                                       {"capacity", db_capacity},
                                       {"free_space", db_free_space},
+                                      {"flush_all", db_flush_all},
+                                      {"merge", db_merge},
+                                      {"merge_needed", db_merge_needed},
+                                      {"backup", db_backup},
+                                      {"lpush", db_lpush},
+                                      {"rpush", db_rpush},
+                                      {"lpop", db_lpop},
+                                      {"rpop", db_rpop},
+                                      {"llen", db_llen},
                                       {"close", db_close},
                                       {NULL, NULL}};
 

@@ -55,5 +55,10 @@ build = {
       incdirs = { "core/include", "core/src", "lua" },
       libraries = { "pthread", "m" },
     },
+    ["caskdb.format"] = "lua/caskdb/format.lua",
+    ["caskdb.msgpack"] = "lua/caskdb/msgpack.lua",
+    ["caskdb.json"] = "lua/caskdb/json.lua",
+    ["caskdb.cli"] = "lua/caskdb/cli.lua",
   },
+  install = { bin = { caskdb = "bin/caskdb" } },
 }

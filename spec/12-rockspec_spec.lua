@@ -41,7 +41,7 @@ describe("rockspec", function()
     local tree = helpers.tmpdir()
     local build = helpers.tmpdir()
     -- Build from a copy so the work tree gets no objects.
-    assert(os.execute(("cp -r core lua rockspec %q/"):format(build)))
+    assert(os.execute(("cp -r core lua rockspec bin %q/"):format(build)))
     local cmd = ("cd %q && luarocks --lua-version=5.4 make --tree=%q " ..
                  "rockspec/caskdb-scm-1.rockspec >%q/log 2>&1"):format(build, tree, build)
     local ok = os.execute(cmd)

@@ -48,6 +48,7 @@ build = {
         "core/src/open.c",
         "core/src/os.c",
         "core/src/record.c",
+        "core/src/syncer.c",
         "lua/caskdb.c",
         "lua/lmsgpack.c",
       },

@@ -150,18 +150,24 @@ typedef struct caskdb_meta {
 /* An open database.  Opaque. */
 typedef struct caskdb caskdb;
 
-#define CASKDB_SYNC_NONE                                                       \
-  0 /* each write reaches the OS (one write(2))                                \
-       before the call returns; survives a process                             \
-       crash, not a power cut */
-#define CASKDB_SYNC_ALWAYS                                                     \
-  1 /* fdatasync(2) before each write returns;                                 \
-       survives a power cut */
-#define CASKDB_SYNC_INTERVAL                                                   \
-  2 /* fdatasync(2) at the first write that comes                              \
-       sync_interval_ms or more after the last                                 \
-       one; at most that much at risk at a power                               \
-       cut while writes continue */
+/* Sync modes (caskdb_options.sync).
+ *
+ * CASKDB_SYNC_NONE: each write reaches the OS (one write(2)) before the call
+ * returns; it survives a crash of the process, not a power cut.
+ *
+ * CASKDB_SYNC_ALWAYS: fdatasync(2) before each write returns; it survives a
+ * power cut.
+ *
+ * CASKDB_SYNC_INTERVAL: at most sync_interval_ms of acknowledged writes are
+ * at risk at a power cut.  A write that comes sync_interval_ms or more after
+ * the last sync syncs at once; and a background thread of the handle syncs
+ * writes that are still pending one interval later, so a burst of writes
+ * followed by silence reaches the disk within the interval.  If that
+ * background sync fails, the handle's next write returns CASKDB_EFAILED.
+ * After fork() the thread exists only in the parent. */
+#define CASKDB_SYNC_NONE 0
+#define CASKDB_SYNC_ALWAYS 1
+#define CASKDB_SYNC_INTERVAL 2
 
 /* A clock giving milliseconds since the Unix epoch; used for record
  * timestamps and expiry.  Tests inject their own. */

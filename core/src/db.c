@@ -20,6 +20,7 @@
 #include "hint.h"
 #include "key.h"
 #include "lock.h"
+#include "syncer.h"
 #include "os.h"
 
 #include <errno.h>
@@ -278,6 +279,9 @@ int cdb_create_active(caskdb *db, uint32_t id) {
 
 static void free_handle(caskdb *db) {
   uint32_t i;
+  /* In a forked child the thread does not exist: leave it alone. */
+  if (db->syncer && db->fork_gen == cdb_fork_generation())
+    cdb_syncer_stop(db->syncer);
   cdb_iter_detach_all(db);
   cdb_merge_discard(db);
   for (i = 0; i < db->nslots; i++) {
@@ -385,6 +389,12 @@ int caskdb_open(const char *path, const caskdb_options *opts, caskdb **dbp,
     rc = cdb_load(db);
   if (rc == CASKDB_OK && !db->opts.readonly)
     rc = caskdb_sync(db); /* make a newly created file durable */
+  if (rc == CASKDB_OK && !db->opts.readonly &&
+      db->opts.sync == CASKDB_SYNC_INTERVAL) {
+    db->syncer = cdb_syncer_start(db->opts.sync_interval_ms);
+    if (db->syncer == NULL)
+      rc = cdb_fail(db, CASKDB_ENOMEM, 0, "cannot start the sync thread");
+  }
   if (rc != CASKDB_OK) {
     copy_message(errbuf, errbuf_size, db->errmsg);
     free_handle(db);
@@ -431,6 +441,8 @@ int caskdb_sync(caskdb *db) {
   db->dirty = 0;
   db->need_dir_sync = 0;
   db->last_sync_ms = monotonic_ms();
+  if (db->syncer)
+    cdb_syncer_note_synced(db->syncer);
   return CASKDB_OK;
 }
 
@@ -442,6 +454,8 @@ static int sync_after_write(caskdb *db) {
   if (db->opts.sync == CASKDB_SYNC_INTERVAL &&
       monotonic_ms() - db->last_sync_ms >= db->opts.sync_interval_ms)
     return caskdb_sync(db);
+  if (db->syncer) /* writes may stop now: the thread syncs them in time */
+    cdb_syncer_note_write(db->syncer, db->active->fd);
   return CASKDB_OK;
 }
 
@@ -455,6 +469,11 @@ int cdb_check_writable(caskdb *db) {
   if (db->failed)
     return cdb_fail(db, CASKDB_EFAILED, 0, "an earlier write failed; reopen %s",
                     db->path);
+  if (db->syncer && cdb_syncer_failed(db->syncer)) {
+    db->failed = 1;
+    return cdb_fail(db, CASKDB_EFAILED, 0,
+                    "a background fdatasync of %s failed; reopen it", db->path);
+  }
   if (db->fork_gen != cdb_fork_generation())
     return cdb_fail(db, CASKDB_EINVAL, 0,
                     "this handle of %s was opened by the parent process; "
@@ -474,6 +493,8 @@ int cdb_rotate(caskdb *db) {
   rc = caskdb_sync(db);
   if (rc != CASKDB_OK)
     return rc;
+  if (db->syncer) /* the old file may be merged and closed later */
+    cdb_syncer_release(db->syncer);
   rc = cdb_create_active(db, old->id + 1);
   if (rc == CASKDB_OK)
     cdb_hint_write_for(db, old); /* best effort: a hint is only a shortcut */

@@ -51,12 +51,13 @@ struct caskdb {
   uint64_t n_hidden;   /* engine-internal keys in the keydir (list.c) */
   uint64_t truncated_bytes;
   uint64_t corrupt_records;
-  uint64_t last_sync_ms; /* monotonic time of the last fdatasync */
-  int dirty;             /* writes since the last fdatasync */
-  int need_dir_sync;     /* a file was created since the last sync */
-  int failed;            /* a write failed and could not be undone */
-  caskdb_iter *iters;    /* iterators not yet closed (iter.c) */
-  cdb_merge *merge;      /* the merge under way, or NULL (merge.c) */
+  uint64_t last_sync_ms;     /* monotonic time of the last fdatasync */
+  int dirty;                 /* writes since the last fdatasync */
+  int need_dir_sync;         /* a file was created since the last sync */
+  int failed;                /* a write failed and could not be undone */
+  caskdb_iter *iters;        /* iterators not yet closed (iter.c) */
+  cdb_merge *merge;          /* the merge under way, or NULL (merge.c) */
+  struct cdb_syncer *syncer; /* sync = "interval": the thread (syncer.c) */
 
   int syserr;
   char errmsg[512];

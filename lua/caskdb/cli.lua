@@ -947,6 +947,58 @@ command("merge", {
   end,
 })
 
+-- ---- backup / restore ---------------------------------------------------------
+
+-- Copy the database at `from` into the new directory `to` through a
+-- read-only handle: consistent as of that handle's open, even while a
+-- writer goes on (db:backup).
+local function copy_database(from, to, what)
+  if not is_dir(from) then die(EXIT_FAIL, "no database at " .. from) end
+  if is_dir(to) then die(EXIT_FAIL, to .. " exists: " .. what .. " needs a new directory") end
+  local db = open_db(from, { readonly = true, create = false })
+  local ok, msg, code = db:backup(to)
+  local st = db:stats()
+  db:close()
+  if not ok then
+    die(EXIT_FAIL, sformat("%s failed: %s (%s)", what, tostring(msg):gsub("^caskdb: ", ""),
+      tostring(code)))
+  end
+  return st
+end
+
+command("backup", {
+  usage = "backup DIR DEST",
+  summary = "a consistent copy of a database, also while a writer uses it",
+  help = [[
+Opens DIR read-only (beside a writer, if one is running) and copies it into
+the new directory DEST with db:backup: files that no longer change are
+hard-linked where the file system allows, the file taking writes is copied
+up to a record boundary.  DEST holds exactly the writes acknowledged before
+the backup began (possibly later ones, never half of a batch).]],
+  spec = {},
+  run = function(_, pos)
+    if #pos ~= 2 then usage_error("backup needs DIR DEST") end
+    local st = copy_database(pos[1], pos[2], "backup")
+    say(sformat("backed up %s to %s: %d keys, %d data files, %d bytes\n", pos[1], pos[2],
+      st.keys, st.data_files, st.disk_bytes))
+  end,
+})
+
+command("restore", {
+  usage = "restore BACKUP DIR",
+  summary = "make a database from a backup (DIR must not exist)",
+  help = [[
+Copies the backup BACKUP into the new directory DIR, the same way backup
+copies (BACKUP itself is only read).  A backup is also a database: it can
+be opened as it is.]],
+  spec = {},
+  run = function(_, pos)
+    if #pos ~= 2 then usage_error("restore needs BACKUP DIR") end
+    local st = copy_database(pos[1], pos[2], "restore")
+    say(sformat("restored %s to %s: %d keys\n", pos[1], pos[2], st.keys))
+  end,
+})
+
 command("repair", {
   usage = "repair SRC DEST [--json] [--quiet|--progress]",
   summary = "copy everything readable from a damaged database into a new one",

@@ -3,7 +3,7 @@
 # As root this runs apt-get; otherwise it prints the command to run.
 set -u
 
-PACKAGES="cmake make gcc clang pkg-config valgrind \
+PACKAGES="cmake make gcc clang libclang-rt-14-dev pkg-config valgrind \
 lua5.4 liblua5.4-dev lua-busted luarocks python3 python3-msgpack \
 nginx libnginx-mod-http-lua curl"
 

@@ -86,6 +86,29 @@ if [ -x build/test_db ]; then
   valgrind_stage
 fi
 
+# fuzz_stage SECONDS: build the libFuzzer targets with clang and run each for
+# SECONDS on a scratch copy of its seed corpus; each run counts as a test.
+fuzz_stage() {
+  if ! command -v clang >/dev/null 2>&1; then
+    echo "clang missing: the fuzz stage cannot run"
+    add 0 1
+    return
+  fi
+  for t in fuzz_record fuzz_header fuzz_scan fuzz_get fuzz_hint fuzz_msgpack; do
+    if CASKDB_FUZZ_BUILD="$ROOT/build-fuzz" CASKDB_FUZZ_WORK="$LOG/fuzz" \
+         sh fuzz/run.sh "$t" "$1" >"$LOG/fuzz.out" 2>&1; then
+      echo "fuzz $t ($1 s): ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$LOG/fuzz.out" | grep -o '[0-9]*$') runs"
+      add 1 0
+    else
+      tail -n 40 "$LOG/fuzz.out"
+      echo "fuzz $t: FAILED"
+      add 0 1
+    fi
+  done
+}
+
+fuzz_stage "${CASKDB_FUZZ_SECONDS:-15}"
+
 if build build-asan -DCASKDB_SANITIZE=address,undefined; then
   ctests build-asan
   specs build-asan LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \

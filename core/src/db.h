@@ -23,8 +23,10 @@ typedef struct cdb_file {
   uint32_t id;
   uint32_t part;
   int fd;
-  uint64_t size;       /* bytes of valid data; the append offset */
-  uint64_t live_bytes; /* bytes of records the keydir points to */
+  uint64_t size;            /* bytes of valid data; the append offset */
+  uint64_t live_bytes;      /* bytes of records the keydir points to */
+  const unsigned char *map; /* read-only mapping of the file, or NULL */
+  uint64_t map_len;         /* bytes mapped (may run past the end) */
 } cdb_file;
 
 struct caskdb {
@@ -83,6 +85,13 @@ int cdb_expired(const caskdb *db, uint64_t expiry);
 /* Read and verify the record at loc into db->rbuf; on CASKDB_OK *r
  * describes it (pointers into db->rbuf). */
 int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r);
+
+/* Map f for reading, `len` bytes (at least its size; the active file gets
+ * room to grow).  Without a mapping, reads use pread. */
+void cdb_file_map(cdb_file *f, uint64_t len);
+
+/* Drop f's mapping, if any (before its descriptor is closed). */
+void cdb_file_unmap(cdb_file *f);
 
 /* Full path of a file in the database directory, in a malloc'd string. */
 char *cdb_path_join(const char *dir, const char *name);

@@ -161,6 +161,7 @@ static int finish_output(caskdb *db, cdb_merge *m) {
   m->hint_ok = 0;
   if (cdb_os->fdatasync(f->fd) < 0)
     return cdb_fail(db, CASKDB_EIO, errno, "cannot sync merge output");
+  cdb_file_map(f, f->size); /* complete: reads need no system call */
   return CASKDB_OK;
 }
 
@@ -296,6 +297,7 @@ static int delete_inputs(caskdb *db, cdb_merge *m) {
       rc =
           cdb_fail(db, CASKDB_EIO, errno, "cannot remove merged file %s", name);
     free(path);
+    cdb_file_unmap(f);
     cdb_os->close(f->fd);
     free(f);
     db->slots[m->inputs[i]] = NULL;

@@ -432,7 +432,15 @@ static int load_file(caskdb *db, const file_ref *ref, int newest) {
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   }
   f->size = size;
-  return read_file_records(db, f, (uint32_t)slot, name, size, newest);
+  rc = read_file_records(db, f, (uint32_t)slot, name, size, newest);
+  if (rc == CASKDB_OK) {
+    /* The file a writer appends to gets room to grow in its mapping. */
+    uint64_t len = f->size;
+    if (writable && len < db->opts.max_file_size)
+      len = db->opts.max_file_size;
+    cdb_file_map(f, len);
+  }
+  return rc;
 }
 
 int cdb_load(caskdb *db) {

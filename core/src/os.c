@@ -11,7 +11,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,11 +186,25 @@ static int posix_link(const char *from, const char *to) {
   return link(from, to);
 }
 
+static const void *posix_map(int fd, uint64_t len) {
+  void *p;
+  if (len == 0 || len > SIZE_MAX)
+    return NULL;
+  p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void posix_unmap(const void *addr, uint64_t len) {
+  if (addr != NULL)
+    munmap((void *)addr, (size_t)len);
+}
+
 const cdb_os_table cdb_os_posix = {
     posix_open,      posix_close,    posix_pread,     posix_pwritev_all,
     posix_fdatasync, posix_sync_dir, posix_ftruncate, posix_file_size,
     posix_rename,    posix_unlink,   posix_mkdir,     posix_is_dir,
-    posix_lock,      posix_list_dir, posix_link,
+    posix_lock,      posix_list_dir, posix_link,      posix_map,
+    posix_unmap,
 };
 
 const cdb_os_table *cdb_os = &cdb_os_posix;

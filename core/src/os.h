@@ -55,6 +55,10 @@ typedef struct cdb_os_table {
   int (*list_dir)(const char *path, cdb_dir_entry_fn fn, void *ctx);
   /* link(2): a second name for an existing file. */
   int (*link)(const char *from, const char *to);
+  /* Map `len` bytes of fd read-only and shared (mmap(2)); NULL on failure.
+   * Bytes past the end of the file must never be touched (SIGBUS). */
+  const void *(*map)(int fd, uint64_t len);
+  void (*unmap)(const void *addr, uint64_t len);
 } cdb_os_table;
 
 /* The table in force.  Never NULL. */

@@ -489,15 +489,29 @@ static inline int ffs_list_dir(const char *path, cdb_dir_entry_fn fn,
   return cdb_os_posix.list_dir(path, fn, ctx);
 }
 
-/* Links (backups) pass through: the power-cut model does not follow them. */
+/* Links (backups) pass through: the power-cut model does not follow them.
+ * Mappings are refused, so that every read goes through ffs_pread and a
+ * power cut that rewrites a file can never fault a mapped page. */
 static inline int ffs_link(const char *from, const char *to) {
   return cdb_os_posix.link(from, to);
+}
+
+static inline const void *ffs_map(int fd, uint64_t len) {
+  (void)fd;
+  (void)len;
+  return NULL;
+}
+
+static inline void ffs_unmap(const void *addr, uint64_t len) {
+  (void)addr;
+  (void)len;
 }
 
 static const cdb_os_table ffs_table = {
     ffs_open,     ffs_close,     ffs_pread,     ffs_pwritev_all, ffs_fdatasync,
     ffs_sync_dir, ffs_ftruncate, ffs_file_size, ffs_rename,      ffs_unlink,
     ffs_mkdir,    ffs_is_dir,    ffs_lock,      ffs_list_dir,    ffs_link,
+    ffs_map,      ffs_unmap,
 };
 
 /* ---- the power cut ----------------------------------------------------------

@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-asan clean format
+.PHONY: all build deps run test clean format bench
 
 all: build
 
@@ -22,7 +22,20 @@ test: deps
 	@sh scripts/test.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(BENCH_BUILD)
+
+# make bench: CaskDB against LMDB, LevelDB, RocksDB and SQLite in one run,
+# and the Lua binding against a plain table and luasql (docs/BENCHMARKS.md).
+BENCH_BUILD ?= build-bench
+BENCH_N ?= 1000000
+
+bench: deps
+	@sh scripts/deps.sh bench
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_BUILD_BENCH=ON -DCASKDB_BUILD_TESTS=OFF >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_kv caskdb_lua
+	$(BENCH_BUILD)/bench/bench_kv -n $(BENCH_N) -v 100
+	$(BENCH_BUILD)/bench/bench_kv -n $$(($(BENCH_N) / 10)) -v 4096 -D 1000 -H
+	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)/lua lua5.4 bench/lua/bench.lua $(BENCH_N)
 
 format:
 	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch]

@@ -7,6 +7,11 @@ PACKAGES="cmake make gcc clang libclang-rt-14-dev pkg-config valgrind \
 lua5.4 liblua5.4-dev lua-busted luarocks python3 python3-msgpack \
 nginx libnginx-mod-http-lua curl"
 
+# `deps.sh bench` adds the peers of the benchmarks.
+if [ "${1:-}" = bench ]; then
+  PACKAGES="$PACKAGES liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev lua-sql-sqlite3"
+fi
+
 missing=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

@@ -4,11 +4,11 @@
  *
  * A merge takes as input every data file but the active one -- always the
  * oldest files of the directory, so nothing older than its inputs exists.
- * It reads them in order and copies each live record (the keydir points at
- * it, and it has not expired) to output files, moving the keydir entry to
- * the copy as it goes.  Tombstones are never copied: a tombstone only hides
- * older records, and every older record is in the inputs, which the merge
- * deletes.
+ * It walks the keydir in key order and copies each live record that sits
+ * in an input (and has not expired) to output files, moving the keydir
+ * entry to the copy as it goes; so outputs are sorted by key.  Tombstones are
+ * never copied: a tombstone only hides older records, and every older record is
+ * in the inputs, which the merge deletes.
  *
  * Outputs are named after the newest input's id with higher part numbers
  * (0000000007_0000000001.cask, ...), so they sort after every input and
@@ -52,10 +52,15 @@ typedef struct merge_output {
 struct cdb_merge {
   uint32_t *inputs; /* slots, oldest file first */
   uint32_t ninputs;
-  uint32_t next; /* the input being read */
-  int reading;   /* sc is open on inputs[next] */
-  cdb_scanner sc;
-  uint64_t off;
+  unsigned char *is_input; /* slot -> 1 for an input */
+  uint32_t nis_input;
+
+  /* The walk of the keydir in key order (see run_job). */
+  int walked;          /* the walk reached the end */
+  int started;         /* cur/last are set */
+  cdb_kd_cursor cur;   /* valid while the keydir version is unchanged */
+  unsigned char *last; /* the last key visited, canonical */
+  size_t last_len;
 
   uint32_t out_id, next_part;
   int have_out; /* an output is being written: outs[nouts - 1] */
@@ -182,8 +187,8 @@ static int ensure_output(caskdb *db, cdb_merge *m, uint64_t size) {
   return start_output(db, m);
 }
 
-/* Copy the record `r` (at *loc of an input, live in entry e) to the output
- * as a plain put, and point e at the copy. */
+/* Copy the record `in` (read whole from an input; live in entry e) to the
+ * output as a plain put, and point e at the copy. */
 static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
                        const cdb_rec *in) {
   unsigned char hdr[CDB_REC_HEADER_SIZE];
@@ -191,14 +196,7 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
   cdb_rec r = *in;
   uint64_t size = cdb_rec_size(r.klen, r.vlen);
   cdb_file *out;
-  int rc;
-  if (r.value == NULL) {
-    /* Too large for the scanner to hold: read it whole. */
-    rc = cdb_read_record(db, &e->loc, &r);
-    if (rc != CASKDB_OK)
-      return rc;
-  }
-  rc = ensure_output(db, m, size);
+  int rc = ensure_output(db, m, size);
   if (rc != CASKDB_OK)
     return rc;
   out = out_file(db, m);
@@ -225,24 +223,29 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
   return CASKDB_OK;
 }
 
-/* Handle the record at m->off of the current input. */
-static int merge_record(caskdb *db, cdb_merge *m, const cdb_rec *r) {
-  uint32_t slot = m->inputs[m->next];
-  cdb_entry *e;
-  size_t clen;
-  if (r->type != CDB_REC_PUT && r->type != CDB_REC_BATCH_PUT)
-    return CASKDB_OK; /* tombstones and batch ends die here */
-  clen = cdb_key_canon_from_disk(r->key_kind, r->key, r->klen, db->keybuf);
-  e = cdb_kd_find(db->kd, db->keybuf, clen);
-  if (e == NULL || e->loc.slot != slot || e->loc.offset != m->off)
-    return CASKDB_OK; /* overwritten or deleted later */
+/* Handle the live key e (its record in an input): drop it if expired or
+ * an orphan list element, else copy its record to the output.  A record
+ * that cannot be read (damaged since the open) stays where it is: the
+ * merge keeps its input (inputs_unused). */
+static int merge_entry(caskdb *db, cdb_merge *m, cdb_entry *e, uint64_t *done) {
+  cdb_rec r;
+  int rc;
   if (cdb_expired(db, e->loc.expiry) ||
-      (db->keybuf[0] == CDB_CANON_HIDDEN &&
-       cdb_list_element_orphaned(db, db->keybuf, clen))) {
-    cdb_forget(db, db->keybuf, clen);
+      (e->key[0] == CDB_CANON_HIDDEN &&
+       cdb_list_element_orphaned(db, e->key, e->klen))) {
+    memcpy(db->keybuf, e->key, e->klen);
+    cdb_forget(db, db->keybuf, e->klen);
     return CASKDB_OK;
   }
-  return copy_record(db, m, e, r);
+  *done += e->loc.size;
+  rc = cdb_read_record(db, &e->loc, &r);
+  if (rc == CASKDB_ECORRUPT) {
+    db->errmsg[0] = '\0';
+    return CASKDB_OK;
+  }
+  if (rc != CASKDB_OK)
+    return rc;
+  return copy_record(db, m, e, &r);
 }
 
 /* ---- publishing ------------------------------------------------------------
@@ -311,8 +314,8 @@ static void free_job(caskdb *db) {
   cdb_merge *m = db->merge;
   if (m == NULL)
     return;
-  if (m->reading)
-    cdb_scanner_free(&m->sc);
+  free(m->is_input);
+  free(m->last);
   if (m->hint_ok)
     cdb_hint_writer_abort(&m->hw);
   free_outputs(m);
@@ -408,8 +411,20 @@ static int start_job(caskdb *db) {
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
   }
   m->ninputs = db->nfiles - 1;
-  for (i = 0; i < m->ninputs; i++)
+  m->nis_input = db->nslots;
+  m->is_input = calloc(db->nslots, 1);
+  m->last = malloc(CDB_CANON_MAX);
+  if (m->is_input == NULL || m->last == NULL) {
+    free(m->is_input);
+    free(m->last);
+    free(m->inputs);
+    free(m);
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
+  }
+  for (i = 0; i < m->ninputs; i++) {
     m->inputs[i] = db->order[i];
+    m->is_input[m->inputs[i]] = 1;
+  }
   newest_input = db->slots[m->inputs[m->ninputs - 1]];
   m->out_id = newest_input->id;
   m->next_part = newest_input->part + 1;
@@ -417,44 +432,52 @@ static int start_job(caskdb *db) {
   return CASKDB_OK;
 }
 
-/* Read records of the inputs until about `budget` bytes were read. */
+/* The next keydir entry of the walk, or NULL at the end.  Like an
+ * iterator (iter.c): while the keydir's version is unchanged the cursor
+ * steps on; after an insert or removal it seeks past the last key. */
+static cdb_entry *walk_next(caskdb *db, cdb_merge *m) {
+  cdb_entry *e;
+  if (!m->started) {
+    m->started = 1;
+    cdb_kd_seek(db->kd, NULL, 0, &m->cur);
+    return cdb_kd_cursor_entry(db->kd, &m->cur);
+  }
+  if (m->cur.version == cdb_kd_version(db->kd)) {
+    cdb_kd_cursor_next(db->kd, &m->cur);
+    return cdb_kd_cursor_entry(db->kd, &m->cur);
+  }
+  cdb_kd_seek(db->kd, m->last, m->last_len, &m->cur);
+  e = cdb_kd_cursor_entry(db->kd, &m->cur);
+  if (e && e->klen == m->last_len && memcmp(e->key, m->last, e->klen) == 0) {
+    cdb_kd_cursor_next(db->kd, &m->cur);
+    e = cdb_kd_cursor_entry(db->kd, &m->cur);
+  }
+  return e;
+}
+
+/* Walk the keydir in key order, copying every key that lives in an input,
+ * until about `budget` bytes were copied.  The outputs come out sorted by
+ * key: a later open loads their hints in ascending order (the keydir's
+ * fast path), and a range scan reads them front to back.  Keys written
+ * during the walk live in the active file, which is no input. */
 static int run_job(caskdb *db, uint64_t budget) {
   cdb_merge *m = db->merge;
   uint64_t done = 0;
-  while (m->next < m->ninputs && done < budget) {
-    const cdb_file *in = db->slots[m->inputs[m->next]];
-    cdb_rec r;
+  while (!m->walked && done < budget) {
+    cdb_entry *e = walk_next(db, m);
     int rc;
-    if (!m->reading) {
-      if (cdb_scanner_init(&m->sc, in->fd, in->size) < 0)
-        return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
-      m->reading = 1;
-      m->off = CDB_FILE_HEADER_SIZE;
+    if (e == NULL) {
+      m->walked = 1;
+      break;
     }
-    rc = cdb_scan_record(&m->sc, m->off, &r);
-    if (rc == CDB_SCAN_END) {
-      cdb_scanner_free(&m->sc);
-      m->reading = 0;
-      m->next++;
+    memcpy(m->last, e->key, e->klen);
+    m->last_len = e->klen;
+    done += 16; /* walking a key that stays costs time too */
+    if (e->loc.slot >= m->nis_input || !m->is_input[e->loc.slot])
       continue;
-    }
-    if (rc == CDB_SCAN_IOERR)
-      return cdb_fail(db, CASKDB_EIO, m->sc.err, "cannot read data file %010u",
-                      (unsigned)in->id);
-    if (rc == CDB_SCAN_NOMEM)
-      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
-    if (rc != CDB_SCAN_OK) {
-      /* Skipped at open (salvage): nothing live can be there. */
-      uint64_t next = cdb_scan_resync(&m->sc, m->off);
-      done += next - m->off;
-      m->off = next;
-      continue;
-    }
-    rc = merge_record(db, m, &r);
+    rc = merge_entry(db, m, e, &done);
     if (rc != CASKDB_OK)
       return rc;
-    m->off += cdb_rec_size(r.klen, r.vlen);
-    done += cdb_rec_size(r.klen, r.vlen);
   }
   return CASKDB_OK;
 }
@@ -477,7 +500,7 @@ int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
   rc = run_job(db, max_bytes ? max_bytes : 1);
   if (rc != CASKDB_OK)
     return abandon_job(db, rc);
-  if (db->merge->next < db->merge->ninputs) {
+  if (!db->merge->walked) {
     if (more)
       *more = 1;
     return CASKDB_OK;

@@ -124,6 +124,13 @@ static int put_hint(cdb_hint_writer *w, uint8_t type, uint8_t key_kind,
   return CASKDB_OK;
 }
 
+int cdb_hint_writer_sync(cdb_hint_writer *w) {
+  int rc = flush_buffer(w);
+  if (rc == CASKDB_OK && cdb_os->fdatasync(w->fd) < 0)
+    rc = cdb_code_from_errno(errno);
+  return rc;
+}
+
 int cdb_hint_writer_add(cdb_hint_writer *w, const cdb_rec *r, uint64_t offset) {
   int del = r->type == CDB_REC_DELETE || r->type == CDB_REC_BATCH_DELETE;
   w->count++;

@@ -59,6 +59,10 @@ int cdb_hint_writer_add(cdb_hint_writer *w, const cdb_rec *r, uint64_t offset);
  * The writer is closed whatever the outcome. */
 int cdb_hint_writer_finish(cdb_hint_writer *w, uint64_t data_size);
 
+/* Write out the buffer and fdatasync what is written so far (so that the
+ * sync at finish has little left to do).  CASKDB_OK or an error code. */
+int cdb_hint_writer_sync(cdb_hint_writer *w);
+
 /* Close the writer and remove its temporary file. */
 void cdb_hint_writer_abort(cdb_hint_writer *w);
 

@@ -65,7 +65,13 @@ struct cdb_merge {
   uint32_t out_id, next_part;
   int have_out; /* an output is being written: outs[nouts - 1] */
   cdb_hint_writer hw;
-  int hint_ok; /* the hint of the current output is still being written */
+  int hint_ok;       /* the hint of the current output is still being written */
+  int unsynced;      /* the current output has writes not yet fdatasynced */
+  uint64_t uncopied; /* live records the walk could not read */
+  int deleting;      /* outputs published: deleting the inputs */
+  uint32_t next_delete; /* the next input to delete */
+  uint32_t bad_id;      /* the file and offset of the first of them */
+  uint32_t bad_offset;
   merge_output *outs;
   uint32_t nouts;
 };
@@ -215,6 +221,7 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
     cdb_hint_writer_abort(&m->hw);
     m->hint_ok = 0;
   }
+  m->unsynced = 1;
   db->slots[e->loc.slot]->live_bytes -= e->loc.size;
   e->loc.slot = m->outs[m->nouts - 1].slot;
   e->loc.offset = (uint32_t)out->size;
@@ -241,6 +248,10 @@ static int merge_entry(caskdb *db, cdb_merge *m, cdb_entry *e, uint64_t *done) {
   rc = cdb_read_record(db, &e->loc, &r);
   if (rc == CASKDB_ECORRUPT) {
     db->errmsg[0] = '\0';
+    if (m->uncopied++ == 0) {
+      m->bad_id = db->slots[e->loc.slot]->id;
+      m->bad_offset = e->loc.offset;
+    }
     return CASKDB_OK;
   }
   if (rc != CASKDB_OK)
@@ -285,28 +296,28 @@ static int order_outputs(caskdb *db, cdb_merge *m, uint32_t keep) {
   return CASKDB_OK;
 }
 
-/* Delete the inputs, oldest first (see the top of the file for why). */
-static int delete_inputs(caskdb *db, cdb_merge *m) {
-  uint32_t i;
+/* Delete the oldest input not deleted yet, and make that durable before
+ * the next one goes (see the top of the file for why oldest first).  One
+ * per step: freeing a large file's blocks and cached pages is the slowest
+ * thing a merge does. */
+static int delete_next_input(caskdb *db, cdb_merge *m) {
+  cdb_file *f = db->slots[m->inputs[m->next_delete]];
+  char name[CDB_FILE_NAME_MAX];
+  char *path;
   int rc = CASKDB_OK;
-  for (i = 0; i < m->ninputs; i++) {
-    cdb_file *f = db->slots[m->inputs[i]];
-    char name[CDB_FILE_NAME_MAX];
-    char *path;
-    cdb_file_name(name, f->id, f->part, CDB_DATA_SUFFIX);
-    path = cdb_path_join(db->path, name);
-    cdb_hint_remove(db, f);
-    if (path == NULL || cdb_os->unlink(path) < 0)
-      rc =
-          cdb_fail(db, CASKDB_EIO, errno, "cannot remove merged file %s", name);
-    free(path);
-    cdb_file_unmap(f);
-    cdb_os->close(f->fd);
-    free(f);
-    db->slots[m->inputs[i]] = NULL;
-  }
-  if (cdb_os->sync_dir(db->path) < 0 && rc == CASKDB_OK)
+  cdb_file_name(name, f->id, f->part, CDB_DATA_SUFFIX);
+  path = cdb_path_join(db->path, name);
+  cdb_hint_remove(db, f);
+  if (path == NULL || cdb_os->unlink(path) < 0)
+    rc = cdb_fail(db, CASKDB_EIO, errno, "cannot remove merged file %s", name);
+  else if (cdb_os->sync_dir(db->path) < 0)
     rc = cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s", db->path);
+  free(path);
+  cdb_file_unmap(f);
+  cdb_os->close(f->fd);
+  free(f);
+  db->slots[m->inputs[m->next_delete]] = NULL;
+  m->next_delete++;
   return rc;
 }
 
@@ -324,33 +335,19 @@ static void free_job(caskdb *db) {
   db->merge = NULL;
 }
 
-/* Before the inputs go: no key may still live in one.  One can when a
- * record it points to could not be read during the merge (damaged on disk
- * since the open, or named by a hint that lied); such a key keeps its
- * input, and the merge ends as an abandoned one. */
+/* Before the inputs go: no key may still live in one.  The walk visited
+ * every key, so the only ones left in an input are those whose record
+ * could not be read (damaged since the open, or named by a hint that
+ * lied); such a key keeps its input, and the merge ends as an abandoned
+ * one. */
 static int inputs_unused(caskdb *db, const cdb_merge *m) {
-  unsigned char *is_input = calloc(db->nslots, 1);
-  cdb_kd_cursor cur;
-  cdb_entry *e;
-  uint32_t i;
-  if (is_input == NULL)
-    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory merging");
-  for (i = 0; i < m->ninputs; i++)
-    is_input[m->inputs[i]] = 1;
-  cdb_kd_seek(db->kd, NULL, 0, &cur);
-  while ((e = cdb_kd_cursor_entry(db->kd, &cur)) != NULL) {
-    if (is_input[e->loc.slot]) {
-      const cdb_file *f = db->slots[e->loc.slot];
-      free(is_input);
-      return cdb_fail(db, CASKDB_ECORRUPT, 0,
-                      "merge could not copy the record at offset %u of data "
-                      "file %010u; the file is kept",
-                      (unsigned)e->loc.offset, (unsigned)f->id);
-    }
-    cdb_kd_cursor_next(db->kd, &cur);
-  }
-  free(is_input);
-  return CASKDB_OK;
+  if (m->uncopied == 0)
+    return CASKDB_OK;
+  return cdb_fail(db, CASKDB_ECORRUPT, 0,
+                  "merge could not copy %llu damaged records (the first at "
+                  "offset %u of data file %010u); the merged files are kept",
+                  (unsigned long long)m->uncopied, (unsigned)m->bad_offset,
+                  (unsigned)m->bad_id);
 }
 
 static int finish_job(caskdb *db) {
@@ -365,10 +362,13 @@ static int finish_job(caskdb *db) {
   if (rc != CASKDB_OK)
     return rc;
   rc = order_outputs(db, m, 0);
-  if (rc == CASKDB_OK)
-    rc = delete_inputs(db, m);
-  free_job(db);
-  return rc;
+  if (rc != CASKDB_OK) {
+    free_job(db);
+    return rc;
+  }
+  /* The outputs are the database now; the inputs go, one a step. */
+  m->deleting = 1;
+  return CASKDB_OK;
 }
 
 /* A merge that cannot go on: the keydir already points into its outputs,
@@ -482,6 +482,26 @@ static int run_job(caskdb *db, uint64_t budget) {
   return CASKDB_OK;
 }
 
+/* At the end of a step that leaves work to do, sync what it wrote: the
+ * sync that completes an output then has little left, so no step stalls
+ * for a whole file's worth of writes. */
+static int sync_step(caskdb *db) {
+  cdb_merge *m = db->merge;
+  cdb_file *f;
+  if (!m->have_out || !m->unsynced)
+    return CASKDB_OK;
+  f = out_file(db, m);
+  m->unsynced = 0;
+  if (m->hint_ok && cdb_hint_writer_sync(&m->hw) != CASKDB_OK) {
+    cdb_hint_writer_abort(&m->hw);
+    m->hint_ok = 0;
+  }
+  if (cdb_os->fdatasync(f->fd) < 0)
+    return abandon_job(
+        db, cdb_fail(db, CASKDB_EIO, errno, "cannot sync merge output"));
+  return CASKDB_OK;
+}
+
 int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
   int rc;
   if (db == NULL)
@@ -497,17 +517,30 @@ int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
     if (rc != CASKDB_OK || db->merge == NULL)
       return rc;
   }
+  if (db->merge->deleting) {
+    cdb_merge *m = db->merge;
+    rc = delete_next_input(db, m);
+    if (rc != CASKDB_OK || m->next_delete == m->ninputs) {
+      free_job(db);
+      return rc;
+    }
+    if (more)
+      *more = 1;
+    return CASKDB_OK;
+  }
   rc = run_job(db, max_bytes ? max_bytes : 1);
   if (rc != CASKDB_OK)
     return abandon_job(db, rc);
   if (!db->merge->walked) {
     if (more)
       *more = 1;
-    return CASKDB_OK;
+    return sync_step(db);
   }
   rc = finish_job(db);
   if (rc != CASKDB_OK && db->merge)
     return abandon_job(db, rc);
+  if (rc == CASKDB_OK && db->merge && more)
+    *more = 1; /* the inputs are deleted by the next steps */
   return rc;
 }
 
@@ -533,10 +566,12 @@ void cdb_merge_discard(caskdb *db) {
   uint32_t i;
   if (m == NULL)
     return;
-  /* Closing mid-merge: the unpublished outputs go; the inputs hold
-   * everything. */
-  for (i = 0; i < m->nouts; i++)
-    cdb_os->unlink(m->outs[i].tmp_path);
+  /* Closing mid-merge: unpublished outputs go, as the inputs hold
+   * everything; once published, outputs stay beside the inputs left, which
+   * is as sound (the next merge takes both). */
+  if (!m->deleting)
+    for (i = 0; i < m->nouts; i++)
+      cdb_os->unlink(m->outs[i].tmp_path);
   free_job(db);
 }
 

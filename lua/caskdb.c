@@ -796,6 +796,16 @@ static int dict_store(lua_State *L, const char *fname, int op) {
   expiry = checkttl(L, 4, fname);
   flags = checkflags(L, 5, fname);
   lua_settop(L, 3);
+  switch (lua_type(L, 3)) { /* a bad value raises, whether the key exists */
+  case LUA_TNIL:
+  case LUA_TSTRING:
+  case LUA_TNUMBER:
+  case LUA_TBOOLEAN:
+  case LUA_TTABLE:
+    break;
+  default:
+    typeerror(L, 3, fname, "string, number, boolean, table or nil");
+  }
   if (op != STORE_SET) {
     rc = caskdb_exists(d->db, checkkey(L, 2, fname));
     if (rc != CASKDB_OK && rc != CASKDB_ENOTFOUND)

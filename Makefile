@@ -22,7 +22,7 @@ test: deps
 	@sh scripts/test.sh
 
 clean:
-	rm -rf $(BUILD) build-asan $(BENCH_BUILD)
+	rm -rf $(BUILD) build-asan build-5.1 build-5.2 build-5.3 build-luajit build-fuzz $(BENCH_BUILD)
 
 # make bench: CaskDB against LMDB, LevelDB, RocksDB and SQLite in one run,
 # and the Lua binding against a plain table and luasql (docs/BENCHMARKS.md).

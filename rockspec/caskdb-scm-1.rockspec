@@ -17,15 +17,18 @@ description = {
 CaskDB stores string and integer keys with string, number, boolean and table
 values in a directory of append-only data files, with an in-memory index:
 one lookup and one read per get, ordered iteration, crash safety by CRC-32C.
-The engine is C; this rock is its Lua 5.4 binding.
+The engine is C; this rock is its binding for Lua 5.1 to 5.4 and LuaJIT 2.1.
 ]],
   homepage = "https://github.com/caskdb/caskdb",
   license = "MIT",
   labels = { "database", "key-value", "storage" },
 }
 
+-- One source for every version: lua/compat.h maps the 5.4 API the binding
+-- is written in onto 5.1 (and LuaJIT), 5.2 and 5.3.  For LuaJIT build with
+-- --lua-version=5.1: LuaJIT loads modules built against the 5.1 headers.
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1",
 }
 
 build = {

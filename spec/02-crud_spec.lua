@@ -45,7 +45,7 @@ describe("a database", function()
       db:set(3.0, "three")
       assert.equal("three", db:get(3))
       assert.equal("three", db:get(3.0))
-      assert.equal(math.type(helpers.keys(db:pairs())[1]), "integer")
+      assert.equal(helpers.math_type(helpers.keys(db:pairs())[1]), "integer")
     end)
   end)
 
@@ -91,7 +91,7 @@ describe("a database", function()
       for i = 1, 100 do db:set("k" .. i, i) end
       assert.equal(200, db:count())
       assert.equal(200, #db)
-      assert.equal("integer", math.type(#db))
+      assert.equal("integer", helpers.math_type(#db))
       for i = 1, 50 do db:delete(i) end
       assert.equal(150, #db)
     end)
@@ -111,7 +111,7 @@ describe("a database", function()
       for _, name in ipairs({ "keys", "data_files", "disk_bytes", "live_bytes",
         "dead_bytes", "truncated_bytes", "corrupt_records", "keydir_bytes",
         "active_file_id" }) do
-        assert.equal("integer", math.type(st[name]), name)
+        assert.equal("integer", helpers.math_type(st[name]), name)
       end
       assert.equal(1, st.keys)
       assert.equal(0, st.truncated_bytes)

@@ -65,6 +65,15 @@ describe("dictionary style", function()
   it("iterates with pairs in key order", function()
     db.b, db.a, db[2], db[1] = 1, 2, 3, 4
     assert.same({ { 1, 4 }, { 2, 3 }, { "a", 2 }, { "b", 1 } },
-      helpers.collect(pairs(db)))
+      helpers.collect(helpers.pairs(db)))
   end)
+
+  if not helpers.pairs_metamethod then
+    -- Lua 5.1 and LuaJIT: pairs() ignores __pairs; db:pairs() is the way.
+    it("cannot iterate with pairs() where __pairs is missing", function()
+      db.a = 1
+      assert.error_matches(function() pairs(db) end, "table expected, got userdata")
+      assert.same({ { "a", 1 } }, helpers.collect(db:pairs()))
+    end)
+  end
 end)

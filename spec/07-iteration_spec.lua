@@ -19,7 +19,7 @@ describe("iteration", function()
   -- none is seen twice and that every key in `live` (live throughout) was.
   local function iterate(f, live)
     local seen, order, steps = {}, {}, 0
-    for k in pairs(db) do
+    for k in helpers.pairs(db) do
       assert.is_nil(seen[k], "key seen twice: " .. tostring(k))
       seen[k] = true
       order[#order + 1] = k
@@ -43,7 +43,7 @@ describe("iteration", function()
     local live = {}
     for i = 1, 20, 2 do live[#live + 1] = i end
     local keys = iterate(function(k)
-      if math.type(k) == "integer" and k % 2 == 1 then
+      if helpers.math_type(k) == "integer" and k % 2 == 1 then
         db:delete(k + 1)
         deleted[k + 1] = true
       end
@@ -83,7 +83,7 @@ describe("iteration", function()
   it("survives overwriting every key as it goes", function()
     local keys = iterate(function(k) db:set(k, "new") end, {})
     assert.equal(40, #keys)
-    for _, v in pairs(db) do assert.equal("new", v) end
+    for _, v in helpers.pairs(db) do assert.equal("new", v) end
   end)
 
   it("ends after inserting one key ahead at every step", function()
@@ -91,7 +91,7 @@ describe("iteration", function()
     for k in db:range(nil, 1000) do
       n = n + 1
       assert.is_true(n < 10000)
-      if math.type(k) == "integer" and k < 999 then db:set(k + 100, true) end
+      if helpers.math_type(k) == "integer" and k < 999 then db:set(k + 100, true) end
     end
     assert.is_true(n >= 20)
   end)
@@ -124,7 +124,7 @@ describe("iteration", function()
 
   it("closing the database inside a loop stops the loop with an error", function()
     assert.error_matches(function()
-      for _ in pairs(db) do db:close() end
+      for _ in helpers.pairs(db) do db:close() end
     end, "^caskdb: database is closed$")
     db = helpers.open(path)
   end)
@@ -163,7 +163,7 @@ describe("iteration", function()
     -- steps, while the binding still holds the engine's bytes.
     local big = helpers.open(dir .. "/big")
     for i = 1, 10 do big:set(i, string.rep(string.char(64 + i), 100000)) end
-    collectgarbage("incremental", 0, 100)
+    helpers.gc_eager(true)
     local ok, err = pcall(function()
       for r = 1, 300 do
         for _ = 1, 3 do
@@ -177,7 +177,7 @@ describe("iteration", function()
         end
       end
     end)
-    collectgarbage("incremental", 200, 100)
+    helpers.gc_eager(false)
     assert.is_true(ok, err)
     collectgarbage()
     assert.equal(10, #big)
@@ -197,7 +197,9 @@ describe("iteration", function()
     assert.is_nil(s)
     assert.is_nil(c)
     assert.equal("userdata", type(closing))
-    local n = select("#", pairs(db))
-    assert.equal(3, n)
+    if helpers.pairs_metamethod then -- __pairs keeps only 3 values
+      local n = select("#", pairs(db))
+      assert.equal(3, n)
+    end
   end)
 end)

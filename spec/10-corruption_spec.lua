@@ -9,11 +9,11 @@ local function damage(path, marker)
   for name in ls:lines() do
     local file = path .. "/" .. name
     local f = io.open(file, "r+b")
-    local data = f and f:read("a")
+    local data = f and f:read("*a")
     local at = data and data:find(marker, 1, true)
     if at then
       f:seek("set", at - 1)
-      f:write(string.char(data:byte(at) ~ 0xff))
+      f:write(string.char(255 - data:byte(at)))
       f:close()
       ls:close()
       return true
@@ -56,7 +56,7 @@ describe("a corrupt record", function()
     assert.is_true(damage(path, marker))
     local seen = {}
     local ok, err = pcall(function()
-      for k in pairs(db) do seen[#seen + 1] = k end
+      for k in helpers.pairs(db) do seen[#seen + 1] = k end
     end)
     assert.is_false(ok)
     assert.matches("^caskdb: ", err)

@@ -92,14 +92,14 @@ end
 -- Run a shell command; true if it exited with 0.  nginx and curl must not
 -- inherit a sanitizer's LD_PRELOAD (the specs run under ASan that way).
 local function run(cmd)
-  local ok, how, code = os.execute("env -u LD_PRELOAD sh -c " .. quote(cmd))
+  local ok, how, code = helpers.execute("env -u LD_PRELOAD sh -c " .. quote(cmd))
   return ok == true and how == "exit" and code == 0
 end
 
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

@@ -11,16 +11,16 @@ local MAX_FILE_SIZE = 1024 * 1024 -- small, so batches also start new files
 
 -- The value the child writes for generation g.
 local function value_of(g)
-  return (g .. ":"):rep(1 + SIZE // (#tostring(g) + 1)):sub(1, SIZE)
+  return (g .. ":"):rep(1 + math.floor(SIZE / (#tostring(g) + 1))):sub(1, SIZE)
 end
 
 -- The command that runs the child for `secs` seconds then kills it.
 local function child_command(path, secs)
-  local module = assert(package.searchpath("caskdb", package.cpath),
+  local module = assert(helpers.searchpath("caskdb", package.cpath),
     "caskdb module not found in package.cpath")
   local cpath = module:gsub("caskdb%.so$", "?.so")
-  return ("timeout --foreground -s KILL %.3fs lua5.4 -e %s spec/support/batch_child.lua %s %d %d %d"
-    .. " >/dev/null 2>&1"):format(secs,
+  return ("timeout --foreground -s KILL %.3fs %s -e %s spec/support/batch_child.lua %s %d %d %d"
+    .. " >/dev/null 2>&1"):format(secs, helpers.interpreter,
       quote("package.cpath = " .. ("%q"):format(cpath) .. " .. ';' .. package.cpath"),
       quote(path), N, SIZE, MAX_FILE_SIZE)
 end
@@ -40,7 +40,7 @@ describe("batch under SIGKILL", function()
       local last, torn = 0, 0
       for round = 1, ROUNDS do
         local secs = 0.05 + math.random() * 0.25
-        local ok, how, code = os.execute(child_command(path, secs))
+        local ok, how, code = helpers.execute(child_command(path, secs))
         -- timeout -s KILL exits 137 (128 + 9) when it had to kill
         assert(not ok and how == "exit" and code == 137,
           ("round %d: the child did not run until killed (%s %s)"):format(

@@ -5,7 +5,7 @@ local helpers = require "spec.helpers"
 
 local function read_file(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -28,7 +28,7 @@ local function build_dir()
   return os.getenv("CASKDB_BUILD") or "build"
 end
 
-local root = io.popen("pwd"):read("l")
+local root = io.popen("pwd"):read("*l")
 
 -- package.cpath with every relative entry made absolute.
 local function absolute_cpath()
@@ -55,9 +55,9 @@ describe("README", function()
                   'local db = assert(caskdb.open("prelude.db"))\n'
       end
       write_file(dir .. "/example.lua", prelude .. code)
-      local cmd = ("cd %s && lua5.4 -e 'package.cpath=%q' example.lua >out 2>&1")
-        :format(helpers.quote(dir), absolute_cpath())
-      local ok = os.execute(cmd)
+      local cmd = ("cd %s && %s -e 'package.cpath=%q' example.lua >out 2>&1")
+        :format(helpers.quote(dir), helpers.interpreter, absolute_cpath())
+      local ok = helpers.execute(cmd)
       local out = read_file(dir .. "/out")
       helpers.rmrf(dir)
       assert(ok == true, out)
@@ -74,7 +74,7 @@ describe("README", function()
       local cmd = ("cd %s && cc -std=c11 -Wall -Wextra -Werror%s -I%s/core/include " ..
                    "example.c %s -lpthread -o example >out 2>&1 && ./example >>out 2>&1")
         :format(helpers.quote(dir), san, root, lib)
-      local ok = os.execute(cmd)
+      local ok = helpers.execute(cmd)
       local out = read_file(dir .. "/out")
       helpers.rmrf(dir)
       assert(ok == true, out)

@@ -129,7 +129,7 @@ describe("lists", function()
     assert.equal("a", db:lpop("q"))
     assert.same({ x = 1 }, db:rpop("q"))
     assert.equal(3, db:rpop("q"))
-    assert.equal(math.type(3), "integer")
+    assert.equal(helpers.math_type(3), "integer")
     db:close()
     db = helpers.open(path)
     assert.equal(1, db:llen("q"))
@@ -157,7 +157,7 @@ describe("lists", function()
     db:set("x", 1)
     assert.equal(2, db:count())
     local keys = {}
-    for k in pairs(db) do keys[#keys + 1] = k end
+    for k in helpers.pairs(db) do keys[#keys + 1] = k end
     assert.same({ "l", "x" }, keys)
     assert.is_true(db:merge())
     assert.equal(100, db:llen("l"))

@@ -4,6 +4,7 @@
 -- code; never crash; and nothing may be written.
 local helpers = require "spec.helpers"
 local caskdb = helpers.caskdb
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT
 
 -- Methods and the kind of each argument after the handle.
 local methods = {
@@ -38,7 +39,7 @@ local required = { key = true, value = false, number = true, string = true,
 
 -- Call db:name(...) and check the outcome is a clean refusal.
 local function refused(db, name, args, n)
-  local ok, a, b, c = pcall(db[name], db, table.unpack(args, 1, n))
+  local ok, a, b, c = pcall(db[name], db, unpack(args, 1, n))
   if not ok then
     return type(a) == "string" and a:find("^caskdb:") ~= nil, a
   end
@@ -116,7 +117,7 @@ describe("bad input", function()
   it("every method of a closed handle raises 'database is closed'", function()
     db:close()
     for name, kinds in pairs(methods) do
-      local ok, err = pcall(db[name], db, table.unpack(good_args(kinds), 1, #kinds))
+      local ok, err = pcall(db[name], db, unpack(good_args(kinds), 1, #kinds))
       assert.is_false(ok, name)
       assert.matches("^caskdb: database is closed", err, 1, false, name)
     end
@@ -135,7 +136,7 @@ describe("bad input", function()
       local args = good_args(methods[name])
       if name == "delete" or name == "expire" or name == "replace" then args[1] = "a" end
       if name == "incr" then args[1] = "a" end
-      local a, msg, code = db[name](db, table.unpack(args, 1, #methods[name]))
+      local a, msg, code = db[name](db, unpack(args, 1, #methods[name]))
       assert.is_nil(a, name)
       assert.matches("^caskdb:", msg, 1, false, name)
       assert.equal("readonly", code, name)

@@ -7,18 +7,18 @@ describe("caskdb backup while a writer runs", function()
   it("copies every acknowledged batch, each one whole", function()
     local dir = helpers.tmpdir()
     local path, copy, restored = dir .. "/db", dir .. "/copy", dir .. "/restored"
-    local child = ("lua5.4 -e 'package.cpath=%q' spec/support/backup_writer.lua %s 2000")
-      :format(package.cpath, helpers.quote(path))
+    local child = ("%s -e 'package.cpath=%q' spec/support/backup_writer.lua %s 2000")
+      :format(helpers.interpreter, package.cpath, helpers.quote(path))
     local pipe = assert(io.popen(child, "r"))
     local acked = 0
     while acked < 300 do
-      acked = assert(tonumber(pipe:read("l")))
+      acked = assert(tonumber(pipe:read("*l")))
     end
     -- The writer goes on while the backup runs.
     local out, err, code = cli.run({ "backup", path, copy })
     assert.equal(0, code, err)
     assert.matches("backed up", out)
-    local after = assert(tonumber(pipe:read("l")))
+    local after = assert(tonumber(pipe:read("*l")))
     assert.is_true(after < 2000, "the writer was still writing after the backup")
     local last = after
     for line in pipe:lines() do last = tonumber(line) end

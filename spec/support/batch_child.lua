@@ -2,7 +2,7 @@
 -- until it is killed.  Batch g sets the keys 1..n and "gen" to generation g
 -- (each value starts with "g:" and is padded to `size` bytes), so after any
 -- crash every key must hold one and the same generation.
---   lua5.4 batch_child.lua DBPATH N SIZE MAX_FILE_SIZE
+--   lua5.4 batch_child.lua DBPATH N SIZE MAX_FILE_SIZE (or lua5.1, luajit...)
 local caskdb = require "caskdb"
 local path, n, size, max_file_size = arg[1], tonumber(arg[2]),
   tonumber(arg[3]), tonumber(arg[4])
@@ -11,7 +11,7 @@ local db = assert(caskdb.open(path, { max_file_size = max_file_size, sync = "alw
 local gen = db:get("gen") or 0
 while true do
   gen = gen + 1
-  local v = (gen .. ":"):rep(1 + size // (#tostring(gen) + 1)):sub(1, size)
+  local v = (gen .. ":"):rep(1 + math.floor(size / (#tostring(gen) + 1))):sub(1, size)
   assert(db:batch(function(b)
     for i = 1, n do
       b:set(i, v)

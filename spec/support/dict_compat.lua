@@ -21,7 +21,9 @@ local function show(v)
   elseif t == "number" then
     return "n:" .. format("%.14g", v)
   elseif t == "string" then
-    return "s:" .. format("%q", v)
+    -- Lua 5.1's %q writes a zero byte as \000 where LuaJIT and 5.2+ write
+    -- \0 (unless a digit follows): one spelling for every version.
+    return "s:" .. (format("%q", v):gsub("\\000(%D)", "\\0%1"))
   elseif t == "boolean" then
     return "b:" .. tostring(v)
   end

@@ -61,6 +61,21 @@ local golden = {
       },
     },
   },
+  -- After a merge: the output holds the live keys only, in key order ("m1"
+  -- was deleted, "short" had expired), with a hint; "after" was written
+  -- to the new active file once the merge was done.
+  merged = {
+    files = { "0000000002_0000000001.cask", "0000000002_0000000001.hint",
+      "0000000003.cask" },
+    types = { ["0000000002_0000000001.cask"] = "1 1 1 1 1 1 1" },
+    at = {
+      [T0 + 20000] = {
+        { "after", "merge" }, { "m0", rep("m", 224) }, { "m2", rep("m", 226) },
+        { "m3", rep("m", 227) }, { "m4", rep("m", 228) }, { "m5", rep("m", 229) },
+        { "m6", rep("m", 230) }, { "m7", rep("m", 223) },
+      },
+    },
+  },
 }
 
 -- The bytes of an xxd-style dump.

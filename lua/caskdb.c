@@ -1257,38 +1257,48 @@ static int db_get_keys(lua_State *L) {
   return 1;
 }
 
-/* db:flush_expired([max_count]): delete keys whose time has passed (at
- * most max_count; nil or 0: all) with one atomic batch of tombstones, so
- * that they stay gone whatever the clock does later.  Returns how many, or
- * nil, message, code. */
-static int db_flush_expired(lua_State *L) {
-  ldb *d = checkdb(L, "flush_expired");
-  lua_Integer max = checkcount(L, 2, "flush_expired", 0), n = 0;
+/* Delete, as one atomic batch of tombstones, the keys that are expired
+ * (only_expired) or all keys, at most max of them (0: no limit); the
+ * expired keys are seen too.  Stores how many in *n.  No Lua call happens
+ * inside, so nothing can raise and leak the batch or the iterator. */
+static int delete_keys(ldb *d, int only_expired, lua_Integer max,
+                       lua_Integer *n) {
   caskdb_batch *b = NULL;
   caskdb_iter *it = NULL;
   caskdb_range r;
   caskdb_meta meta;
   caskdb_key k;
   int rc;
-  /* No Lua call from here to the end: nothing can raise and leak. */
+  *n = 0;
   memset(&r, 0, sizeof r);
   r.keys_only = 1;
   rc = caskdb_batch_new(&b);
   if (rc == CASKDB_OK)
     rc = caskdb_iter_open(d->db, &r, &it);
-  while (rc == CASKDB_OK && (max == 0 || n < max)) {
+  while (rc == CASKDB_OK && (max == 0 || *n < max)) {
     d->stale = 1; /* see the expired keys too */
     rc = caskdb_iter_next(it, &k, NULL, NULL, &meta);
     d->stale = 0;
-    if (rc == CASKDB_OK && expired(meta.expiry)) {
+    if (rc == CASKDB_OK && (!only_expired || expired(meta.expiry))) {
       rc = caskdb_batch_delete(b, k);
-      n++;
+      (*n)++;
     }
   }
   caskdb_iter_close(it);
   if (rc == CASKDB_DONE || rc == CASKDB_OK)
-    rc = n > 0 ? caskdb_batch_commit(d->db, b) : CASKDB_OK;
+    rc = *n > 0 ? caskdb_batch_commit(d->db, b) : CASKDB_OK;
   caskdb_batch_free(b);
+  return rc;
+}
+
+/* db:flush_expired([max_count]): delete keys whose time has passed (at
+ * most max_count; nil or 0: all) with one atomic batch of tombstones, so
+ * that they stay gone whatever the clock does later.  Returns how many, or
+ * nil, message, code. */
+static int db_flush_expired(lua_State *L) {
+  ldb *d = checkdb(L, "flush_expired");
+  lua_Integer max = checkcount(L, 2, "flush_expired", 0), n;
+  int rc = delete_keys(d, 1, max, &n);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
   lua_pushinteger(L, n);
@@ -1299,28 +1309,8 @@ static int db_flush_expired(lua_State *L) {
  * atomic batch of tombstones.  Returns nothing, or nil, message, code. */
 static int db_flush_all(lua_State *L) {
   ldb *d = checkdb(L, "flush_all");
-  caskdb_batch *b = NULL;
-  caskdb_iter *it = NULL;
-  caskdb_range r;
-  caskdb_key k;
-  int rc;
-  /* No Lua call from here to the end: nothing can raise and leak. */
-  memset(&r, 0, sizeof r);
-  r.keys_only = 1;
-  rc = caskdb_batch_new(&b);
-  if (rc == CASKDB_OK)
-    rc = caskdb_iter_open(d->db, &r, &it);
-  while (rc == CASKDB_OK) {
-    d->stale = 1; /* expired keys too */
-    rc = caskdb_iter_next(it, &k, NULL, NULL, NULL);
-    d->stale = 0;
-    if (rc == CASKDB_OK)
-      rc = caskdb_batch_delete(b, k);
-  }
-  caskdb_iter_close(it);
-  if (rc == CASKDB_DONE)
-    rc = caskdb_batch_commit(d->db, b);
-  caskdb_batch_free(b);
+  lua_Integer n;
+  int rc = delete_keys(d, 0, 0, &n);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
   return 0;

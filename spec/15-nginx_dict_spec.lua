@@ -89,37 +89,9 @@ local function lines(s)
   return t
 end
 
--- Run a shell command; true if it exited with 0.  nginx and curl must not
--- inherit a sanitizer's LD_PRELOAD (the specs run under ASan that way).
-local function run(cmd)
-  local ok, how, code = helpers.execute("env -u LD_PRELOAD sh -c " .. quote(cmd))
-  return ok == true and how == "exit" and code == 0
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- The directory holding both nginx modules (ndk and lua), or nil.
-local function module_dir()
-  for _, dir in ipairs({ "/usr/lib/nginx/modules", "/usr/share/nginx/modules",
-                          "/usr/lib64/nginx/modules" }) do
-    if helpers.exists(dir .. "/ngx_http_lua_module.so")
-      and helpers.exists(dir .. "/ndk_http_module.so") then
-      return dir
-    end
-  end
-end
+local nginx_util = require "spec.support.nginx_util"
+local run, read, write = nginx_util.run, nginx_util.read, nginx_util.write
+local module_dir = nginx_util.module_dir
 
 local NGINX_CONF = [[
 load_module %s/ndk_http_module.so;

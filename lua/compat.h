@@ -203,7 +203,7 @@ static inline int caskdb_rawget(lua_State *L, int idx) {
 /* lua_pushvfstring with 5.3's %I (a lua_Integer); %s %d %c %f %p %% are
  * passed on to the version's own. */
 static inline const char *caskdb_pushvfstring(lua_State *L, const char *fmt,
-                                       va_list ap) {
+                                              va_list ap) {
   char buf[32];
   int n = 0;
   const char *e;
@@ -240,7 +240,8 @@ static inline const char *caskdb_pushvfstring(lua_State *L, const char *fmt,
   return lua_tostring(L, -1);
 }
 
-static inline const char *caskdb_pushfstring(lua_State *L, const char *fmt, ...) {
+static inline const char *caskdb_pushfstring(lua_State *L, const char *fmt,
+                                             ...) {
   const char *s;
   va_list ap;
   va_start(ap, fmt);

@@ -38,4 +38,4 @@ bench: deps
 	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)/lua lua5.4 bench/lua/bench.lua $(BENCH_N)
 
 format:
-	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch]
+	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch] bench/kv/*.[ch] fuzz/*.[ch]

@@ -7,7 +7,7 @@ set -u
 # libluajit2-5.1-dev): it is the one libnginx-mod-http-lua links, and
 # Debian's other LuaJIT (luajit, libluajit-5.1-dev) conflicts with it.
 # lua-busted and its dependencies carry modules for 5.1 to 5.4.
-PACKAGES="cmake make gcc clang libclang-rt-14-dev pkg-config valgrind \
+PACKAGES="cmake make gcc clang clang-format libclang-rt-14-dev pkg-config valgrind \
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev \
 lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
 lua-busted luarocks python3 python3-msgpack \

@@ -144,6 +144,27 @@ fuzz_stage() {
 
 fuzz_stage "${CASKDB_FUZZ_SECONDS:-15}"
 
+# format_check: the C sources follow .clang-format (one test).
+format_check() {
+  if ! command -v clang-format >/dev/null 2>&1; then
+    echo "clang-format missing: the format check cannot run"
+    add 0 1
+    return
+  fi
+  if clang-format --dry-run --Werror core/src/*.[ch] core/include/*.h \
+       core/test/*.[ch] lua/*.[ch] bench/kv/*.[ch] fuzz/*.[ch] \
+       >"$LOG/format.out" 2>&1; then
+    echo "clang-format: ok"
+    add 1 0
+  else
+    head -n 40 "$LOG/format.out"
+    echo "clang-format: FAILED (run make format)"
+    add 0 1
+  fi
+}
+
+format_check
+
 if build build-asan -DCASKDB_SANITIZE=address,undefined; then
   ctests build-asan
   specs build-asan lua5.4 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \

@@ -700,7 +700,9 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
   rc = cdb_check_writable(db);
   if (rc != CASKDB_OK)
     return rc;
-  if (holds_list(db, clen)) {
+  /* A list has at least one element, so with no element keys there is no
+   * list to replace, and the put costs no extra keydir lookup. */
+  if (db->n_hidden > 0 && holds_list(db, clen)) {
     int was_list;
     rc = replace_list(db, clen, value, vlen, meta, 0, &was_list);
     if (rc != CASKDB_OK || was_list)

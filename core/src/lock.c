@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static int *lock_fds;
 static size_t nlocks, caplocks;
-static unsigned generation;
+static atomic_uint generation;
 
 static void before_fork(void) { pthread_mutex_lock(&registry_mutex); }
 
@@ -35,7 +36,7 @@ static void after_fork_child(void) {
   for (i = 0; i < nlocks; i++)
     cdb_os->close(lock_fds[i]);
   nlocks = 0;
-  generation++;
+  atomic_fetch_add_explicit(&generation, 1, memory_order_relaxed);
   pthread_mutex_unlock(&registry_mutex);
 }
 
@@ -112,9 +113,7 @@ void cdb_lock_release(int fd) {
 }
 
 unsigned cdb_fork_generation(void) {
-  unsigned g;
-  pthread_mutex_lock(&registry_mutex);
-  g = generation;
-  pthread_mutex_unlock(&registry_mutex);
-  return g;
+  /* Read on every write: an atomic load, no lock.  Only the atfork child
+   * handler changes it, in a child that has a single thread. */
+  return atomic_load_explicit(&generation, memory_order_relaxed);
 }

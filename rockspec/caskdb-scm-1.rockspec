@@ -42,6 +42,7 @@ build = {
         "core/src/datafile.c",
         "core/src/db.c",
         "core/src/hint.c",
+        "core/src/hintrun.c",
         "core/src/iter.c",
         "core/src/key.c",
         "core/src/keydir.c",

@@ -60,10 +60,15 @@ int cdb_parse_file_name(const char *name, const char *suffix, uint32_t *id,
 }
 
 int cdb_scanner_init(cdb_scanner *s, int fd, uint64_t file_size) {
+  return cdb_scanner_init_window(s, fd, file_size, WINDOW_SIZE);
+}
+
+int cdb_scanner_init_window(cdb_scanner *s, int fd, uint64_t file_size,
+                            size_t window) {
   memset(s, 0, sizeof *s);
   s->fd = fd;
   s->file_size = file_size;
-  s->cap = WINDOW_SIZE;
+  s->cap = window;
   s->buf = malloc(s->cap);
   return s->buf ? 0 : -1;
 }

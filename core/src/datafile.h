@@ -57,6 +57,11 @@ typedef struct cdb_scanner {
 
 /* Start scanning an open file of `file_size` bytes.  0 or -1 (no memory). */
 int cdb_scanner_init(cdb_scanner *s, int fd, uint64_t file_size);
+
+/* The same with a window of `window` bytes instead of the default 1 MiB
+ * (for many files read side by side; it still grows for a longer record). */
+int cdb_scanner_init_window(cdb_scanner *s, int fd, uint64_t file_size,
+                            size_t window);
 void cdb_scanner_free(cdb_scanner *s);
 
 /* Look at the record at `off`.  On CDB_SCAN_OK, *r describes it: r->key

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define HINT_BUFFER (256 * 1024)
+#define HINT_WINDOW (256 * 1024) /* a hint read alone */
 
 static char *hint_path(const char *dir, uint32_t id, uint32_t part,
                        const char *extra) {
@@ -160,7 +161,126 @@ int cdb_hint_writer_finish(cdb_hint_writer *w, uint64_t data_size) {
 }
 
 /* ---- the hint of a file that just became immutable ------------------------
+ *
+ * The data file is scanned once; its committed records (batch records only
+ * once their end record is seen, as at open) go to a sink.  The sorting
+ * sink keeps them in memory, sorted by canonical key at the end, and the
+ * hint gets each key's last record in the file (a later record of a key
+ * replaces the earlier one, a delete included).  A file whose keys would
+ * take more than SORT_LIMIT bytes to sort is scanned a second time straight
+ * into the writer, in file order: such a hint loads more slowly (hint.h).
  */
+
+#define SORT_LIMIT (64u * 1024 * 1024)
+
+typedef int (*hint_sink)(void *ctx, const cdb_rec *r, uint64_t offset);
+
+static int sink_writer(void *ctx, const cdb_rec *r, uint64_t offset) {
+  return cdb_hint_writer_add(ctx, r, offset);
+}
+
+typedef struct sorted_entry {
+  const unsigned char *key; /* canonical, in the arena (set when sorting) */
+  size_t key_at;            /* its offset in the arena */
+  uint32_t klen;
+  uint32_t seq; /* position among the file's records: later wins */
+  uint64_t timestamp, expiry;
+  uint32_t offset, size;
+  uint8_t type, vtype;
+} sorted_entry;
+
+typedef struct hint_sorter {
+  sorted_entry *e;
+  size_t n, cap;
+  unsigned char *arena;
+  size_t used, arena_cap;
+  int too_big;
+} hint_sorter;
+
+/* buf (of *cap bytes) grown by doubling to hold need bytes, or NULL (buf
+ * is left as it was). */
+static void *grow(void *buf, size_t *cap, size_t need) {
+  size_t n = *cap ? *cap : 4096;
+  void *p;
+  while (n < need)
+    n *= 2;
+  if (n == *cap)
+    return buf;
+  p = realloc(buf, n);
+  if (p != NULL)
+    *cap = n;
+  return p;
+}
+
+static int sink_sorter(void *ctx, const cdb_rec *r, uint64_t offset) {
+  hint_sorter *so = ctx;
+  int del = r->type == CDB_REC_DELETE || r->type == CDB_REC_BATCH_DELETE;
+  size_t bytes_e = (so->n + 1) * sizeof *so->e, ecap = so->cap * sizeof *so->e;
+  sorted_entry *e;
+  unsigned char *arena;
+  if (so->used + CDB_CANON_MAX + bytes_e > SORT_LIMIT) {
+    so->too_big = 1;
+    return CASKDB_ENOMEM;
+  }
+  e = grow(so->e, &ecap, bytes_e);
+  if (e == NULL)
+    return CASKDB_ENOMEM;
+  so->e = e;
+  so->cap = ecap / sizeof *so->e;
+  arena = grow(so->arena, &so->arena_cap, so->used + CDB_CANON_MAX);
+  if (arena == NULL)
+    return CASKDB_ENOMEM;
+  so->arena = arena;
+  e = &so->e[so->n];
+  e->key_at = so->used;
+  e->klen = (uint32_t)cdb_key_canon_from_disk(r->key_kind, r->key, r->klen,
+                                              so->arena + so->used);
+  so->used += e->klen;
+  e->seq = (uint32_t)so->n;
+  e->timestamp = r->timestamp;
+  e->expiry = r->expiry;
+  e->offset = (uint32_t)offset;
+  e->size = (uint32_t)cdb_rec_size(r->klen, r->vlen);
+  e->type = del ? CDB_HINT_DELETE : CDB_HINT_PUT;
+  e->vtype = del ? 0 : r->value_type;
+  so->n++;
+  return CASKDB_OK;
+}
+
+static int compare_entries(const void *a, const void *b) {
+  const sorted_entry *x = a, *y = b;
+  int c = cdb_canon_cmp(x->key, x->klen, y->key, y->klen);
+  if (c != 0)
+    return c;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort the entries and write each key's last one. */
+static int write_sorted(cdb_hint_writer *w, hint_sorter *so) {
+  size_t i;
+  for (i = 0; i < so->n; i++)
+    so->e[i].key = so->arena + so->e[i].key_at;
+  if (so->n > 1)
+    qsort(so->e, so->n, sizeof *so->e, compare_entries);
+  for (i = 0; i < so->n; i++) {
+    const sorted_entry *e = &so->e[i];
+    unsigned char disk8[8];
+    const unsigned char *kbytes;
+    size_t klen;
+    uint8_t kind;
+    int rc;
+    if (i + 1 < so->n &&
+        cdb_canon_cmp(e->key, e->klen, e[1].key, e[1].klen) == 0)
+      continue; /* a later record of the same key follows */
+    cdb_key_to_disk(e->key, e->klen, &kind, &kbytes, &klen, disk8);
+    w->count++;
+    rc = put_hint(w, e->type, kind, e->vtype, kbytes, (uint32_t)klen,
+                  e->timestamp, e->expiry, e->offset, e->size);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  return CASKDB_OK;
+}
 
 /* Hint records for the committed records of a data file: batch records are
  * held until their end record, as at open. */
@@ -169,15 +289,15 @@ typedef struct pending_hints {
   uint32_t n;     /* records in it */
 } pending_hints;
 
-static int add_committed(cdb_hint_writer *w, cdb_scanner *sc, uint64_t from,
-                         uint64_t to) {
+static int add_committed(hint_sink sink, void *ctx, cdb_scanner *sc,
+                         uint64_t from, uint64_t to) {
   uint64_t off = from;
   while (off < to) {
     cdb_rec r;
     if (cdb_scan_record(sc, off, &r) != CDB_SCAN_OK)
       return CASKDB_EIO;
     if (r.type != CDB_REC_BATCH_END) {
-      int rc = cdb_hint_writer_add(w, &r, off);
+      int rc = sink(ctx, &r, off);
       if (rc != CASKDB_OK)
         return rc;
     }
@@ -186,7 +306,7 @@ static int add_committed(cdb_hint_writer *w, cdb_scanner *sc, uint64_t from,
   return CASKDB_OK;
 }
 
-static int hint_from_scan(cdb_hint_writer *w, cdb_scanner *sc) {
+static int hint_from_scan(hint_sink sink, void *ctx, cdb_scanner *sc) {
   uint64_t off = CDB_FILE_HEADER_SIZE;
   pending_hints batch = {0, 0};
   for (;;) {
@@ -202,12 +322,12 @@ static int hint_from_scan(cdb_hint_writer *w, cdb_scanner *sc) {
       if (batch.n++ == 0)
         batch.start = off;
     } else if (r.type == CDB_REC_BATCH_END) {
-      rc = add_committed(w, sc, batch.start, off);
+      rc = add_committed(sink, ctx, sc, batch.start, off);
       if (rc != CASKDB_OK)
         return rc;
       batch.n = 0;
     } else {
-      rc = cdb_hint_writer_add(w, &r, off);
+      rc = sink(ctx, &r, off);
       if (rc != CASKDB_OK)
         return rc;
     }
@@ -215,18 +335,38 @@ static int hint_from_scan(cdb_hint_writer *w, cdb_scanner *sc) {
   }
 }
 
+/* Scan f into the sink. */
+static int scan_file(const cdb_file *f, hint_sink sink, void *ctx) {
+  cdb_scanner sc;
+  int rc;
+  if (cdb_scanner_init(&sc, f->fd, f->size) < 0)
+    return CASKDB_ENOMEM;
+  rc = hint_from_scan(sink, ctx, &sc);
+  cdb_scanner_free(&sc);
+  return rc;
+}
+
+/* The hint records of f, sorted when they fit in SORT_LIMIT. */
+static int write_records(cdb_hint_writer *w, const cdb_file *f) {
+  hint_sorter so;
+  int rc;
+  memset(&so, 0, sizeof so);
+  rc = scan_file(f, sink_sorter, &so);
+  if (rc == CASKDB_OK)
+    rc = write_sorted(w, &so);
+  else if (so.too_big)
+    rc = scan_file(f, sink_writer, w);
+  free(so.e);
+  free(so.arena);
+  return rc;
+}
+
 int cdb_hint_write_for(caskdb *db, const cdb_file *f) {
   cdb_hint_writer w;
-  cdb_scanner sc;
   int rc = cdb_hint_writer_open(&w, db->path, f->id, f->part);
   if (rc != CASKDB_OK)
     return rc;
-  if (cdb_scanner_init(&sc, f->fd, f->size) < 0) {
-    cdb_hint_writer_abort(&w);
-    return CASKDB_ENOMEM;
-  }
-  rc = hint_from_scan(&w, &sc);
-  cdb_scanner_free(&sc);
+  rc = write_records(&w, f);
   if (rc != CASKDB_OK) {
     cdb_hint_writer_abort(&w);
     return rc;
@@ -290,54 +430,82 @@ static int check_hint_header(cdb_scanner *sc, const cdb_file *f) {
          h.kind == CDB_FILE_HINT && h.file_id == f->id && h.part == f->part;
 }
 
-static int apply_hints(caskdb *db, cdb_scanner *sc, uint32_t slot,
-                       uint64_t data_size) {
-  uint64_t off = CDB_FILE_HEADER_SIZE;
-  uint32_t count = 0;
-  for (;;) {
-    cdb_rec r;
-    cdb_loc loc;
-    uint32_t offset, size;
-    uint8_t type;
-    size_t clen;
-    int rc;
-    if (!read_hint(sc, off, data_size, &r, &offset, &size, &type))
-      return CASKDB_ENOTFOUND;
-    off += CDB_HINT_HEADER_SIZE + r.klen;
-    if (type == CDB_HINT_END)
-      return size == count && off == sc->file_size ? CASKDB_OK
-                                                   : CASKDB_ENOTFOUND;
-    clen = cdb_key_canon_from_disk(r.key_kind, r.key, r.klen, db->keybuf);
-    loc.slot = slot;
-    loc.offset = offset;
-    loc.size = size;
-    loc.expiry = r.expiry;
-    loc.vtype = r.value_type;
-    rc = cdb_apply(db, db->keybuf, clen, &loc, type == CDB_HINT_DELETE);
-    if (rc != CASKDB_OK)
-      return rc;
-    count++;
+int cdb_hint_cursor_open(caskdb *db, const cdb_file *f, uint64_t data_size,
+                         size_t window, cdb_hint_cursor *c) {
+  char *path = hint_path(db->path, f->id, f->part, "");
+  uint64_t size;
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+  if (path == NULL)
+    return CASKDB_ENOMEM;
+  c->fd = cdb_os->open(path, O_RDONLY, 0);
+  free(path);
+  if (c->fd < 0)
+    return CASKDB_ENOTFOUND;
+  if (cdb_os->file_size(c->fd, &size) < 0) {
+    cdb_os->close(c->fd);
+    c->fd = -1;
+    return CASKDB_ENOTFOUND;
   }
+  if (cdb_scanner_init_window(&c->sc, c->fd, size, window) < 0) {
+    cdb_os->close(c->fd);
+    c->fd = -1;
+    return CASKDB_ENOMEM;
+  }
+  c->data_size = data_size;
+  c->off = CDB_FILE_HEADER_SIZE;
+  if (!check_hint_header(&c->sc, f)) {
+    cdb_hint_cursor_close(c);
+    return CASKDB_ENOTFOUND;
+  }
+  return CASKDB_OK;
+}
+
+int cdb_hint_cursor_next(cdb_hint_cursor *c) {
+  if (!read_hint(&c->sc, c->off, c->data_size, &c->r, &c->offset, &c->size,
+                 &c->type))
+    return -1;
+  c->off += CDB_HINT_HEADER_SIZE + c->r.klen;
+  if (c->type == CDB_HINT_END)
+    return c->size == c->count && c->off == c->sc.file_size ? 0 : -1;
+  c->count++;
+  return 1;
+}
+
+void cdb_hint_cursor_close(cdb_hint_cursor *c) {
+  if (c->fd < 0)
+    return;
+  cdb_scanner_free(&c->sc);
+  cdb_os->close(c->fd);
+  c->fd = -1;
+}
+
+void cdb_hint_cursor_loc(const cdb_hint_cursor *c, uint32_t slot,
+                         cdb_loc *loc) {
+  loc->slot = slot;
+  loc->offset = c->offset;
+  loc->size = c->size;
+  loc->expiry = c->r.expiry;
+  loc->vtype = c->r.value_type;
 }
 
 int cdb_hint_load(caskdb *db, cdb_file *f, uint32_t slot, uint64_t data_size) {
-  char *path = hint_path(db->path, f->id, f->part, "");
-  cdb_scanner sc;
-  uint64_t size;
-  int fd, rc;
-  if (path == NULL)
-    return CASKDB_ENOMEM;
-  fd = cdb_os->open(path, O_RDONLY, 0);
-  free(path);
-  if (fd < 0)
-    return CASKDB_ENOTFOUND;
-  if (cdb_os->file_size(fd, &size) < 0 || cdb_scanner_init(&sc, fd, size) < 0) {
-    cdb_os->close(fd);
-    return CASKDB_ENOTFOUND;
+  cdb_hint_cursor c;
+  int rc = cdb_hint_cursor_open(db, f, data_size, HINT_WINDOW, &c);
+  int more;
+  if (rc != CASKDB_OK)
+    return rc;
+  while ((more = cdb_hint_cursor_next(&c)) > 0) {
+    cdb_loc loc;
+    size_t clen =
+        cdb_key_canon_from_disk(c.r.key_kind, c.r.key, c.r.klen, db->keybuf);
+    cdb_hint_cursor_loc(&c, slot, &loc);
+    rc = cdb_apply(db, db->keybuf, clen, &loc, c.type == CDB_HINT_DELETE);
+    if (rc != CASKDB_OK)
+      break;
   }
-  rc = check_hint_header(&sc, f) ? apply_hints(db, &sc, slot, data_size)
-                                 : CASKDB_ENOTFOUND;
-  cdb_scanner_free(&sc);
-  cdb_os->close(fd);
-  return rc;
+  cdb_hint_cursor_close(&c);
+  if (rc != CASKDB_OK)
+    return rc;
+  return more == 0 ? CASKDB_OK : CASKDB_ENOTFOUND;
 }

@@ -24,10 +24,20 @@
  *
  * The end record has no key; its offset field holds the data file's size
  * and its size field the number of hint records before it.
+ *
+ * Order.  The writers here put hint records in increasing order of
+ * canonical key (key.h), at most one per key: merge writes its output in key
+ * order anyway, and the hint of a file that becomes immutable is sorted
+ * (keeping each key's last record in the file) unless its keys would take
+ * too much memory to sort.  A hint that is sound and strictly increasing can
+ * be loaded together with its neighbours in one key-ordered pass
+ * (hintrun.c); any other sound hint is applied record by record in its own
+ * order, which for an unsorted hint is the data file's order.
  */
 #ifndef CASKDB_HINT_H
 #define CASKDB_HINT_H
 
+#include "datafile.h"
 #include "db.h"
 
 #include <stdint.h>
@@ -73,11 +83,82 @@ int cdb_hint_write_for(caskdb *db, const cdb_file *f);
 /* Remove the hint of f, if any. */
 void cdb_hint_remove(caskdb *db, const cdb_file *f);
 
+/* Reading a hint record by record, checking as it goes. */
+typedef struct cdb_hint_cursor {
+  int fd;
+  cdb_scanner sc;
+  uint64_t off;       /* of the next hint record */
+  uint64_t data_size; /* of the data file it describes */
+  uint32_t count;     /* hint records read so far, not the end */
+  /* The current hint record (after cdb_hint_cursor_next gave 1).  r.key
+   * points into the scanner: valid until the next call. */
+  cdb_rec r; /* key_kind, key, klen, value_type, timestamp, expiry */
+  uint32_t offset, size;
+  uint8_t type; /* CDB_HINT_PUT or CDB_HINT_DELETE */
+} cdb_hint_cursor;
+
+/* Open the hint of f, whose data file is data_size bytes, reading it through
+ * a window of `window` bytes.  CASKDB_OK; CASKDB_ENOTFOUND when it is
+ * missing or its header is not f's; CASKDB_ENOMEM. */
+int cdb_hint_cursor_open(caskdb *db, const cdb_file *f, uint64_t data_size,
+                         size_t window, cdb_hint_cursor *c);
+
+/* Step to the next hint record: 1 when there is one; 0 at a sound end
+ * record (the hint is whole: every record checked, the count and data size
+ * right, nothing after it); -1 when the hint is not sound. */
+int cdb_hint_cursor_next(cdb_hint_cursor *c);
+
+/* The keydir location of the current hint record, for data file `slot`. */
+void cdb_hint_cursor_loc(const cdb_hint_cursor *c, uint32_t slot, cdb_loc *loc);
+
+void cdb_hint_cursor_close(cdb_hint_cursor *c);
+
 /* Apply the hint of f (in slot `slot`, data size `data_size`) to the
  * keydir.  CASKDB_OK if the hint was sound and used; CASKDB_ENOTFOUND if it
  * is missing or unusable (nothing applied from it but records it had
  * already verified, which reading the data file applies again to the same
  * effect); CASKDB_ENOMEM. */
 int cdb_hint_load(caskdb *db, cdb_file *f, uint32_t slot, uint64_t data_size);
+
+/* ---- loading several sorted hints in one pass (hintrun.c) ---------------
+ *
+ * A run is a sequence of consecutive immutable files (oldest first), each
+ * with a hint whose header is right.  Loading it merges their hints by key:
+ * for each key only the record of the newest file of the run counts, as if
+ * the files had been applied one after the other, and keys reach the
+ * keydir in increasing order (its cheap path).  This needs every hint to be
+ * sound and strictly increasing, which is checked as it is read; when one
+ * is not, loading stops and the caller applies the files of the run one by
+ * one instead (hint.h's cdb_hint_load, or the data file).  That is always
+ * right, even after a partial load: applying a file sets or removes each
+ * of its keys, so once every file of the run is applied in order, each key
+ * they hold is as its newest record says, whatever the run did to it. */
+typedef struct cdb_hint_source cdb_hint_source;
+
+typedef struct cdb_hint_run {
+  cdb_hint_source **src; /* oldest first */
+  size_t n, cap;
+} cdb_hint_run;
+
+/* Add f (in `slot`) as the newest file of the run.  CASKDB_OK;
+ * CASKDB_ENOTFOUND when f has no hint or its header is wrong (f was not
+ * added); CASKDB_ENOMEM. */
+int cdb_hint_run_add(caskdb *db, cdb_hint_run *run, cdb_file *f, uint32_t slot);
+
+/* The files of the run, oldest first: run->n of them. */
+cdb_file *cdb_hint_run_file(const cdb_hint_run *run, size_t i);
+uint32_t cdb_hint_run_slot(const cdb_hint_run *run, size_t i);
+
+/* Apply the run to the keydir.  CASKDB_OK; CASKDB_ENOTFOUND when a hint
+ * turned out unsound or unsorted (the caller then applies every file of the
+ * run one by one); CASKDB_ENOMEM (with a message).  Either way the run is
+ * left to cdb_hint_run_clear. */
+int cdb_hint_run_load(caskdb *db, cdb_hint_run *run);
+
+/* Close the run's hints and empty it (its files stay the db's). */
+void cdb_hint_run_clear(cdb_hint_run *run);
+
+/* Clear and free the run's memory. */
+void cdb_hint_run_free(cdb_hint_run *run);
 
 #endif /* CASKDB_HINT_H */

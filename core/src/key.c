@@ -104,3 +104,12 @@ void cdb_key_to_disk(const unsigned char *canon, size_t len, uint8_t *kind,
   *bytes = canon + 1;
   *klen = len - 1;
 }
+
+int cdb_canon_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
+                  size_t blen) {
+  size_t common = alen < blen ? alen : blen;
+  int c = common ? memcmp(a, b, common) : 0;
+  if (c)
+    return c;
+  return (alen > blen) - (alen < blen);
+}

@@ -46,4 +46,9 @@ void cdb_key_to_disk(const unsigned char *canon, size_t len, uint8_t *kind,
                      const unsigned char **bytes, size_t *klen,
                      unsigned char disk8[8]);
 
+/* The keydir's order of two canonical keys: memcmp over the shorter
+ * length, then the shorter first.  < 0, 0 or > 0. */
+int cdb_canon_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
+                  size_t blen);
+
 #endif /* CASKDB_KEY_H */

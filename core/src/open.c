@@ -377,7 +377,11 @@ static int read_file_records(caskdb *db, cdb_file *f, uint32_t slot,
   return rc;
 }
 
-static int load_file(caskdb *db, const file_ref *ref, int newest) {
+/* Open data file `ref`, check its header and give it a slot.  *fp is the
+ * file, or NULL when there is nothing to read in it (a torn new file
+ * removed, or a bad one skipped by salvage). */
+static int open_file(caskdb *db, const file_ref *ref, int newest, cdb_file **fp,
+                     uint32_t *slotp) {
   char name[CDB_FILE_NAME_MAX];
   char *path;
   cdb_file *f;
@@ -385,6 +389,7 @@ static int load_file(caskdb *db, const file_ref *ref, int newest) {
   int rc, torn = 0, slot;
   int writable = newest && !db->opts.readonly;
 
+  *fp = NULL;
   cdb_file_name(name, ref->id, ref->part, CDB_DATA_SUFFIX);
   path = cdb_path_join(db->path, name);
   f = calloc(1, sizeof *f);
@@ -432,23 +437,77 @@ static int load_file(caskdb *db, const file_ref *ref, int newest) {
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   }
   f->size = size;
-  rc = read_file_records(db, f, (uint32_t)slot, name, size, newest);
-  if (rc == CASKDB_OK) {
-    /* The file a writer appends to gets room to grow in its mapping. */
-    uint64_t len = f->size;
-    if (writable && len < db->opts.max_file_size)
-      len = db->opts.max_file_size;
-    cdb_file_map(f, len);
+  *fp = f;
+  *slotp = (uint32_t)slot;
+  return CASKDB_OK;
+}
+
+/* Map f once its records are read; the file a writer appends to gets room
+ * to grow in its mapping. */
+static void map_file(caskdb *db, cdb_file *f, int newest) {
+  uint64_t len = f->size;
+  if (newest && !db->opts.readonly && len < db->opts.max_file_size)
+    len = db->opts.max_file_size;
+  cdb_file_map(f, len);
+}
+
+/* Load the run of older files that have hints; when a hint in it turns
+ * out unusable, apply its files one by one instead (hint.h says why that
+ * is right after a partial load). */
+static int load_run(caskdb *db, cdb_hint_run *run) {
+  int rc = cdb_hint_run_load(db, run);
+  size_t i;
+  for (i = 0; rc == CASKDB_ENOTFOUND && i < run->n; i++) {
+    cdb_file *f = cdb_hint_run_file(run, i);
+    char name[CDB_FILE_NAME_MAX];
+    cdb_file_name(name, f->id, f->part, CDB_DATA_SUFFIX);
+    rc = read_file_records(db, f, cdb_hint_run_slot(run, i), name, f->size, 0);
+    if (rc == CASKDB_OK && i + 1 < run->n)
+      rc = CASKDB_ENOTFOUND; /* on to the next file */
   }
+  cdb_hint_run_clear(run);
+  return rc;
+}
+
+/* Read the records of the file `ref`.  An older file with a hint joins the
+ * run of such files (loaded together later, in key order); anything else
+ * first loads the run before it, keeping the files' order. */
+static int load_file(caskdb *db, const file_ref *ref, int newest,
+                     cdb_hint_run *run) {
+  char name[CDB_FILE_NAME_MAX];
+  cdb_file *f;
+  uint32_t slot;
+  int rc = open_file(db, ref, newest, &f, &slot);
+  if (rc != CASKDB_OK || f == NULL)
+    return rc;
+  if (!newest) {
+    rc = cdb_hint_run_add(db, run, f, slot);
+    if (rc == CASKDB_OK) {
+      map_file(db, f, 0);
+      return CASKDB_OK;
+    }
+    if (rc != CASKDB_ENOTFOUND)
+      return cdb_fail(db, rc, 0, "cannot read the hint of %010u",
+                      (unsigned)f->id);
+  }
+  rc = load_run(db, run);
+  if (rc != CASKDB_OK)
+    return rc;
+  cdb_file_name(name, ref->id, ref->part, CDB_DATA_SUFFIX);
+  rc = read_file_records(db, f, slot, name, f->size, newest);
+  if (rc == CASKDB_OK)
+    map_file(db, f, newest);
   return rc;
 }
 
 int cdb_load(caskdb *db) {
   file_list files;
+  cdb_hint_run run;
   file_ref newest = {0, 0};
   size_t i;
   int rc = CASKDB_OK;
   memset(&files, 0, sizeof files);
+  memset(&run, 0, sizeof run);
   files.db = db;
   if (cdb_os->list_dir(db->path, collect_data_file, &files) != 0) {
     free(files.refs);
@@ -460,7 +519,10 @@ int cdb_load(caskdb *db) {
     newest = files.refs[files.n - 1];
   }
   for (i = 0; i < files.n && rc == CASKDB_OK; i++)
-    rc = load_file(db, &files.refs[i], i + 1 == files.n);
+    rc = load_file(db, &files.refs[i], i + 1 == files.n, &run);
+  if (rc == CASKDB_OK)
+    rc = load_run(db, &run);
+  cdb_hint_run_free(&run);
   free(files.refs);
   if (rc != CASKDB_OK || db->opts.readonly)
     return rc;

@@ -238,6 +238,194 @@ static void test_hints_equal_data(void) {
   caskdb_close(db);
 }
 
+/* ---- hint files, read as bytes (docs/FORMAT.md, "Hint files") ---------- */
+
+#define HINT_FILE_HEADER 24
+#define HINT_RECORD_HEADER 36
+
+typedef struct hint_bytes {
+  unsigned char *buf;
+  size_t len;
+  size_t starts[NKEYS * 4]; /* offsets of the records before the end */
+  size_t n;
+  size_t end_at; /* offset of the end record */
+} hint_bytes;
+
+static uint32_t le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+static void hint_read(const char *file, hint_bytes *h) {
+  FILE *fp = fopen(file, "rb");
+  size_t off = HINT_FILE_HEADER;
+  long size;
+  REQUIRE(fp != NULL);
+  REQUIRE(fseek(fp, 0, SEEK_END) == 0);
+  size = ftell(fp);
+  REQUIRE(size >= HINT_FILE_HEADER);
+  rewind(fp);
+  h->len = (size_t)size;
+  h->buf = malloc(h->len);
+  REQUIRE(h->buf != NULL && fread(h->buf, 1, h->len, fp) == h->len);
+  fclose(fp);
+  h->n = 0;
+  for (;;) {
+    REQUIRE(off + HINT_RECORD_HEADER <= h->len);
+    if (h->buf[off + 28] == 3) { /* the end record */
+      h->end_at = off;
+      return;
+    }
+    REQUIRE(h->n < sizeof h->starts / sizeof h->starts[0]);
+    h->starts[h->n++] = off;
+    off += HINT_RECORD_HEADER + le32(h->buf + off + 32);
+  }
+}
+
+/* The integer key of the hint record at off (every key here is one). */
+static int64_t hint_int_key(const hint_bytes *h, size_t off) {
+  uint64_t raw = 0;
+  int i;
+  REQUIRE(h->buf[off + 29] == 1 && le32(h->buf + off + 32) == 8);
+  for (i = 7; i >= 0; i--)
+    raw = raw << 8 | h->buf[off + HINT_RECORD_HEADER + i];
+  return (int64_t)raw;
+}
+
+/* Call fn on the path of every hint file of dir. */
+static int each_hint(const char *dir, void (*fn)(const char *file)) {
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  int n = 0;
+  REQUIRE(d != NULL);
+  while ((de = readdir(d)) != NULL) {
+    size_t l = strlen(de->d_name);
+    char file[700];
+    if (l <= 5 || strcmp(de->d_name + l - 5, ".hint") != 0)
+      continue;
+    snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
+    fn(file);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static void check_hint_sorted(const char *file) {
+  static hint_bytes h;
+  size_t i;
+  hint_read(file, &h);
+  for (i = 1; i < h.n; i++)
+    if (!(hint_int_key(&h, h.starts[i - 1]) < hint_int_key(&h, h.starts[i]))) {
+      fprintf(stderr, "%s: record %zu is not after the one before\n", file, i);
+      CHECK(0);
+      break;
+    }
+  free(h.buf);
+}
+
+/* Rewrite a hint with its records in reverse order: every record keeps its
+ * CRC and the end record its count, so the hint is sound but unsorted, as
+ * an older version wrote them. */
+static void reverse_hint(const char *file) {
+  static hint_bytes h;
+  FILE *fp;
+  size_t i;
+  hint_read(file, &h);
+  fp = fopen(file, "wb");
+  REQUIRE(fp != NULL);
+  REQUIRE(fwrite(h.buf, 1, HINT_FILE_HEADER, fp) == HINT_FILE_HEADER);
+  for (i = h.n; i-- > 0;) {
+    size_t end = i + 1 < h.n ? h.starts[i + 1] : h.end_at;
+    REQUIRE(fwrite(h.buf + h.starts[i], 1, end - h.starts[i], fp) ==
+            end - h.starts[i]);
+  }
+  REQUIRE(fwrite(h.buf + h.end_at, 1, h.len - h.end_at, fp) ==
+          h.len - h.end_at);
+  REQUIRE(fclose(fp) == 0);
+  free(h.buf);
+}
+
+static const char *one_hint_target;
+static void reverse_one(const char *file) {
+  if (strstr(file, one_hint_target) != NULL)
+    reverse_hint(file);
+}
+
+/* Random puts, overwrites, deletes and TTLs over many small files. */
+static void fill_many_files(caskdb *db, model *m, unsigned seed) {
+  int i, ok = 1;
+  for (i = 0; i < NKEYS * 3; i++) {
+    int r = rand_r(&seed) % 100, k = rand_r(&seed) % NKEYS;
+    if (r < 65)
+      ok &= put_model(db, m, k, (size_t)(rand_r(&seed) % VMAX), 0);
+    else if (r < 75)
+      ok &= put_model(db, m, k, 10, (uint64_t)(rand_r(&seed) % 4000) + 1);
+    else
+      ok &= delete_model(db, m, k);
+  }
+  CHECK(ok);
+}
+
+static int same_stats(const caskdb_stats *a, const caskdb_stats *b) {
+  return a->keys == b->keys && a->live_bytes == b->live_bytes &&
+         a->dead_bytes == b->dead_bytes && a->disk_bytes == b->disk_bytes;
+}
+
+/* Hints are written in key order, by rotation and by merge; a database
+ * opens to the same state from sorted hints (loaded together, in key
+ * order), from hints of an older version (unsorted: loaded one by one, also
+ * when only one of several is unsorted) and from data files alone. */
+static void test_sorted_hints(void) {
+  const char *path = db_path("sorted-hints");
+  static model m;
+  caskdb_options o;
+  caskdb_stats want, got;
+  caskdb *db;
+  char cmd[700];
+  small_files(&o);
+  memset(&m, 0, sizeof m);
+  db = open_db(path, &o);
+  fill_many_files(db, &m, 11);
+  caskdb_get_stats(db, &want);
+  caskdb_close(db);
+  CHECK(each_hint(path, check_hint_sorted) > 5);
+
+  db = open_db(path, &o); /* every older file from its sorted hint */
+  CHECK(matches(db, &m));
+  caskdb_get_stats(db, &got);
+  CHECK(same_stats(&got, &want));
+  fake_now += 2000; /* some values expire: in the model and at open alike */
+  caskdb_close(db);
+
+  one_hint_target = "0000000004.hint"; /* one unsorted in the middle */
+  CHECK(each_hint(path, reverse_one) > 5);
+  db = open_db(path, &o);
+  CHECK(matches(db, &m));
+  caskdb_get_stats(db, &want);
+  caskdb_close(db);
+
+  each_hint(path, reverse_hint); /* all unsorted (4 twice: sorted again) */
+  db = open_db(path, &o);
+  CHECK(matches(db, &m));
+  caskdb_get_stats(db, &got);
+  CHECK(same_stats(&got, &want));
+  caskdb_close(db);
+
+  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.hint", path);
+  REQUIRE(system(cmd) == 0);
+  db = open_db(path, &o); /* from data files only */
+  CHECK(matches(db, &m));
+  caskdb_get_stats(db, &got);
+  CHECK(same_stats(&got, &want));
+  CHECK_EQ(caskdb_merge(db), CASKDB_OK);
+  caskdb_close(db);
+  CHECK(each_hint(path, check_hint_sorted) > 0); /* merge's hints */
+  db = open_db(path, &o);
+  CHECK(matches(db, &m));
+  caskdb_close(db);
+}
+
 /* Merge in small steps, with writes between the steps. */
 static void test_stepwise(void) {
   const char *path = db_path("steps");
@@ -581,6 +769,7 @@ int main(void) {
   REQUIRE(mkdtemp(tmpdir) != NULL);
   timed("reclaims space", test_merge_reclaims_space);
   timed("hints equal data", test_hints_equal_data);
+  timed("sorted hints", test_sorted_hints);
   timed("stepwise", test_stepwise);
   timed("file stats", test_file_stats_and_triggers);
   timed("auto merge", test_auto_merge);

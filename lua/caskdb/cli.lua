@@ -575,6 +575,39 @@ keys, and the number of keys hidden by expiry.
 
 -- Every problem of a directory: { {severity, file, offset, message} ... },
 -- plus the number of files and records checked.
+-- Whether a sound hint describes the committed records of its data file,
+-- in one of the two orders docs/FORMAT.md allows: one hint per committed
+-- record in file order (older engines, caskdb.format), or each key's last
+-- committed record once, keys increasing (the engine's sorted hints).
+-- true, or false and the offset of the first hint record that differs.
+local function hint_matches(hints, committed)
+  local function same(h, r)
+    local del = r.type == F.DELETE or r.type == F.BATCH_DELETE
+    return h ~= nil and h.offset == r.offset and h.size == r.size and h.key == r.key
+      and h.key_kind == r.key_kind and (h.type == "delete") == del and h.expiry == r.expiry
+  end
+  local function first_bad(expected)
+    for k, r in ipairs(expected) do
+      if not same(hints[k], r) then return hints[k] and hints[k].hint_offset or 24 end
+    end
+    if #hints ~= #expected then return hints[#expected + 1].hint_offset end
+  end
+  local bad_file_order = first_bad(committed)
+  if not bad_file_order then return true end
+  local last, keys = {}, {}
+  for _, r in ipairs(committed) do
+    local c = F.canonical_key(r.key_kind, r.key)
+    if not last[c] then keys[#keys + 1] = c end
+    last[c] = r
+  end
+  table.sort(keys) -- byte order, shorter prefix first: the canonical order
+  local by_key = {}
+  for i, c in ipairs(keys) do by_key[i] = last[c] end
+  local bad_key_order = first_bad(by_key)
+  if not bad_key_order then return true end
+  return false, math.max(bad_file_order, bad_key_order)
+end
+
 local function check_dir(path, opts)
   local files, others, orphans = F.list_files(path)
   if not files then die(EXIT_FAIL, "cannot list " .. path .. ": " .. tostring(others)) end
@@ -648,17 +681,8 @@ local function check_dir(path, opts)
         if not hints then
           problem("warning", f.hint, hoff, herr .. ": ignored, the data file is read instead")
         elseif res.status == "ok" and #res.problems == 0 then
-          local bad
-          for k, r in ipairs(committed) do
-            local h = hints[k]
-            local del = r.type == F.DELETE or r.type == F.BATCH_DELETE
-            if not h or h.offset ~= r.offset or h.size ~= r.size or h.key ~= r.key
-              or (h.type == "delete") ~= del or h.expiry ~= r.expiry then
-              bad = h and h.hint_offset or 24
-              break
-            end
-          end
-          if bad or #hints ~= #committed then
+          local ok, bad = hint_matches(hints, committed)
+          if not ok then
             problem("error", f.hint, bad, "the hint does not match its data file")
           end
         end

@@ -17,6 +17,7 @@
 --   encode_record(r), read_record(s, off) ("whole" / "short" / "bad")
 --   encode_value(v), decode_value(tag, bytes)
 --   encode_hint(...), read_hint(hint_bytes, id, part, data_size)
+--   canonical_key(key_kind, key)  a string in the engine's key order
 --   scan_data(s, opts)   one data file with the recovery rules of section 8
 --   read_dir(path, opts) the key directory the engine would rebuild
 --   write_data_file(dir, id, part, records), write_hint_file(dir, id, part)
@@ -353,6 +354,18 @@ function M.decode_value(tag, bytes)
     return nil, "corrupt value: " .. err
   end
   return v
+end
+
+-- The canonical form of a key (docs/FORMAT.md section 6, key.h): compared
+-- as strings (byte order, a shorter prefix first), canonical forms give the
+-- engine's key order.  Integers: "\0" and the value with its sign bit
+-- flipped, 8 bytes big-endian; byte keys: "\1" and the bytes; list
+-- elements (key kind 2): "\2" and the bytes.
+function M.canonical_key(key_kind, key)
+  if key_kind == M.KEY_INT then
+    return "\0" .. spack(">i8", key ~ math.mininteger)
+  end
+  return (key_kind == M.KEY_LIST_ELEM and "\2" or "\1") .. key
 end
 
 -- ---- hint files (hint.h; missing from FORMAT.md when this was written) -----

@@ -3,9 +3,9 @@
  *
  * For each seed: a random workload (puts of random sizes, the empty value
  * and the empty key included, overwrites, deletes, batches of puts and
- * deletes, merges, integer and byte keys, expiring puts on an injected
- * clock, explicit syncs, close and reopen, max_file_size at its minimum so
- * the active file rotates often) runs on
+ * deletes, merges whole and in small steps between writes, integer and byte
+ * keys, expiring puts on an injected clock, explicit syncs, close and reopen,
+ * max_file_size at its minimum so the active file rotates often) runs on
  * faultfs.h with its directory tracked, against an in-memory log of the
  * acknowledged operations.  The power is cut at a random mutating call
  * (in the middle of a write, between a write and its sync, during a
@@ -166,7 +166,7 @@ typedef struct run_ctx {
   int synced; /* acknowledged before the last successful sync */
   int inflight;
   uint32_t ids; /* the last value id given */
-  long nbatches, nmerges;
+  long nbatches, nmerges, nsteps;
 } run_ctx;
 
 static uint64_t test_clock(void *ctx) { return *(const uint64_t *)ctx; }
@@ -280,6 +280,14 @@ static caskdb *workload(run_ctx *c, const char *dir, uint64_t *rng) {
       }
     } else if (r < 73) {
       rc = batch(c, db, rng, &o);
+    } else if (r < 74) {
+      /* A slice of a merge, so that writes land between its steps. */
+      int more;
+      rc = caskdb_merge_step(db, 1 + ffs_rand(rng) % 8192, &more);
+      if (rc != CASKDB_OK && !ffs_cut_fired())
+        fail_seed(c, "merge step failed without a cut");
+      c->nsteps += rc == CASKDB_OK;
+      continue;
     } else if (r < 75) {
       rc = caskdb_merge(db);
       if (rc != CASKDB_OK && !ffs_cut_fired())
@@ -380,7 +388,7 @@ static int count_keys(caskdb *db, int *strangers) {
   return n;
 }
 
-static long total_batches, total_merges, total_inflight;
+static long total_batches, total_merges, total_steps, total_inflight;
 
 static void run_seed(uint64_t seed, int nops) {
   char dir[64];
@@ -406,6 +414,7 @@ static void run_seed(uint64_t seed, int nops) {
   db = workload(&c, dir, &rng);
   total_batches += c.nbatches;
   total_merges += c.nmerges;
+  total_steps += c.nsteps;
   total_inflight += c.inflight;
   if (!ffs_cut_fired())
     ffs_power_cut(ffs_rand(&rng), 1);
@@ -550,9 +559,10 @@ int main(void) {
   } else {
     for (s = 1; s <= seeds && check_failures - before < 10; s++)
       run_seed((uint64_t)s, (int)nops);
-    printf("crash: %ld seeds x %ld ops (%ld batches, %ld merges, %ld cuts "
-           "with a write in flight)\n",
-           s - 1, nops, total_batches, total_merges, total_inflight);
+    printf("crash: %ld seeds x %ld ops (%ld batches, %ld merges, %ld merge "
+           "steps, %ld cuts with a write in flight)\n",
+           s - 1, nops, total_batches, total_merges, total_steps,
+           total_inflight);
   }
   return check_report();
 }

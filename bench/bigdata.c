@@ -23,6 +23,7 @@
  * left there; remove it after).  Not part of `make bench`: it writes tens
  * of gigabytes.
  */
+#include "benchutil.h"
 #include "caskdb.h"
 
 #include <inttypes.h>
@@ -33,37 +34,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/* Key i: 2i as 16 zero-padded digits (db_bench's format). */
-static caskdb_key key_of(uint64_t i, char buf[17]) {
-  snprintf(buf, 17, "%016" PRIu64, 2 * i);
-  return caskdb_key_bytes(buf, 16);
-}
-
-/* The value of key i: its bytes depend on i, so a read can be checked. */
-static void value_of(uint64_t i, unsigned char *v, size_t n) {
-  uint64_t s = i * 0x2545f4914f6cdd1dull + 1;
-  size_t k;
-  for (k = 0; k + 8 <= n; k += 8) {
-    uint64_t x = splitmix(&s);
-    memcpy(v + k, &x, 8);
-  }
-  for (; k < n; k++)
-    v[k] = (unsigned char)i;
-}
 
 static uint64_t io_read_bytes(void) {
   FILE *f = fopen("/proc/self/io", "r");
@@ -113,13 +83,11 @@ static caskdb *open_db(const char *dir) {
 /* N puts in a scrambled order: i -> (i * a) mod N with a prime to N. */
 static void fill(caskdb *db, uint64_t n, size_t vsize) {
   unsigned char *v = malloc(vsize);
-  uint64_t a = 2654435761ull % n, i;
+  uint64_t a = scramble_step(n), i;
   double t0 = now_s();
   char kb[17];
-  while (a < 2 || n % a == 0 || a % 2 == 0)
-    a++;
   for (i = 0; i < n; i++) {
-    uint64_t k = (uint64_t)(((unsigned __int128)i * a) % n);
+    uint64_t k = scrambled(i, a, n);
     int rc;
     value_of(k, v, vsize);
     rc = caskdb_put(db, key_of(k, kb), v, vsize, NULL);

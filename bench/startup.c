@@ -146,5 +146,6 @@ int main(int argc, char **argv) {
   for (i = 2; i + 1 < argc; i += 2)
     one_size(argv[1], strtoull(argv[i], NULL, 10),
              (size_t)strtoul(argv[i + 1], NULL, 10));
+  rmdir(argv[1]); /* if we made it and it is empty */
   return 0;
 }

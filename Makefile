@@ -22,7 +22,7 @@ test: deps
 	@sh scripts/test.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-5.1 build-5.2 build-5.3 build-luajit build-fuzz $(BENCH_BUILD)
+	rm -rf $(BUILD) build-asan build-5.1 build-5.2 build-5.3 build-luajit build-fuzz $(BENCH_BUILD) $(BENCH_BUILD)-luajit
 
 # make bench: CaskDB against LMDB, LevelDB, RocksDB and SQLite in one run,
 # and the Lua binding against a plain table and luasql (docs/BENCHMARKS.md).
@@ -37,6 +37,9 @@ bench: deps
 	$(BENCH_BUILD)/bench/bench_kv -n $$(($(BENCH_N) / 10)) -v 4096 -D 1000 -H
 	$(BENCH_BUILD)/bench/startup $${TMPDIR:-/tmp}/caskdb-startup-$$$$ $(BENCH_N) 100 $(BENCH_N) 1024
 	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)/lua lua5.4 bench/lua/bench.lua $(BENCH_N)
+	cmake -S . -B $(BENCH_BUILD)-luajit -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUA_VERSION=luajit -DCASKDB_BUILD_TESTS=OFF >/dev/null
+	cmake --build $(BENCH_BUILD)-luajit -j $(JOBS) --target caskdb_lua
+	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)-luajit/lua luajit bench/lua/bench.lua $(BENCH_N)
 
 format:
-	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch] bench/kv/*.[ch] fuzz/*.[ch]
+	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch] bench/*.[ch] bench/kv/*.[ch] fuzz/*.[ch]

@@ -1,9 +1,11 @@
--- bench/lua/bench.lua -- the point workloads from Lua 5.4: CaskDB through
+-- bench/lua/bench.lua -- the point workloads from Lua 5.4 or LuaJIT (any
+-- Lua from 5.1 on): CaskDB through
 -- require "caskdb", next to a plain Lua table (the ceiling) and SQLite
 -- through luasql (lua-sql-sqlite3), in one run, printed as a markdown table
 -- with ratios.
 --
 --   lua5.4 bench/lua/bench.lua [N [N_SQL]]
+--   CASKDB_LUA_DIR=build-luajit/lua luajit bench/lua/bench.lua [N [N_SQL]]
 --
 -- N keys (default 1000000) for CaskDB and the table; N_SQL (default
 -- min(N, 100000)) for luasql, which is much slower.  The module is looked
@@ -37,15 +39,16 @@ end
 
 local format, random, collect = string.format, math.random, collectgarbage
 
-local N = math.tointeger(tonumber(arg[1])) or 1000000
-local N_SQL = math.tointeger(tonumber(arg[2])) or math.min(N, 100000)
-local N_DEL = N // 10
+local floor = math.floor
+local N = floor(tonumber(arg[1]) or 1000000)
+local N_SQL = floor(tonumber(arg[2]) or math.min(N, 100000))
+local N_DEL = floor(N / 10)
 local VALUE = string.rep("0123456789", 10) -- 100 bytes
 
 local function loadavg()
   local f = io.open("/proc/loadavg")
   if not f then return "?" end
-  local s = f:read("l")
+  local s = f:read("*l")
   f:close()
   return s
 end
@@ -72,7 +75,7 @@ local function sequences(n)
     s.miss[i] = missing[r]
     s.over[i] = present[random(n)]
   end
-  for i = 1, n // 10 do s.del[i] = present[perm[i]] end
+  for i = 1, floor(n / 10) do s.del[i] = present[perm[i]] end
   return s
 end
 
@@ -242,7 +245,7 @@ if has_sql then
 end
 
 print(format("## bench.lua: %s, N = %d keys of 16 bytes, 100-byte values\n",
-  _VERSION, N))
+  rawget(_G, "jit") and jit.version or _VERSION, N))
 print("- " .. os.date())
 print("- clock: " .. clock_name)
 print("- caskdb: require \"caskdb\" (" .. (package.searchpath("caskdb",

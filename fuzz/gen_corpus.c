@@ -9,6 +9,9 @@
  *   fuzz_header/  file headers (data, hint, another version) and a name
  *   fuzz_get/     the template's body (fuzz_get puts it after the header)
  *   fuzz_hint/    the hint files the engine wrote for a rotated database
+ *   fuzz_dir/     whole directories (fuzz_dir.c's input format): rotated
+ *                 files with their hints, deletes and TTLs, batches, a
+ *                 merged database, .tmp leftovers, a LOCK, a damaged hint
  *   fuzz_msgpack/ encodings of Lua values of every kind lmsgpack.h maps
  *
  * Run it again after a format change and commit the result.
@@ -175,6 +178,205 @@ static void data_files(const char *scratch) {
   emit("fuzz_header", "name", "0000000001.cask", 15);
 }
 
+/* ---- whole directories (fuzz_dir) ---------------------------------------
+ * A directory is serialised as fuzz_dir.c reads it: a file count, then for
+ * each file a selector byte (kind, id - 1, part), a 3-byte length and the
+ * bytes.  Every name must be one a selector can stand for. */
+
+static unsigned char dir_buf[256 * 1024];
+static size_t dir_len;
+static unsigned dir_count;
+
+static void dir_begin(void) {
+  dir_len = 1;
+  dir_count = 0;
+}
+
+static void dir_add(uint8_t sel, const unsigned char *f, size_t n) {
+  if (dir_len + 4 + n > sizeof dir_buf || n >= (1u << 24) || dir_count >= 16)
+    abort();
+  dir_buf[dir_len++] = sel;
+  dir_buf[dir_len++] = (unsigned char)n;
+  dir_buf[dir_len++] = (unsigned char)(n >> 8);
+  dir_buf[dir_len++] = (unsigned char)(n >> 16);
+  memcpy(dir_buf + dir_len, f, n);
+  dir_len += n;
+  dir_count++;
+}
+
+static uint8_t selector(unsigned kind, uint32_t id, uint32_t part) {
+  if (id < 1 || id > 8 || part > 3)
+    abort(); /* the seed database does not fit the input format */
+  return (uint8_t)(kind | (id - 1) << 3 | part << 6);
+}
+
+/* Add every data and hint file of the database in dir, in name order. */
+static void dir_add_db(const char *dir) {
+  struct dirent **names;
+  int i, n = scandir(dir, &names, NULL, alphasort);
+  if (n < 0)
+    abort();
+  for (i = 0; i < n; i++) {
+    const char *name = names[i]->d_name;
+    uint32_t id, part;
+    unsigned kind;
+    char path[600];
+    unsigned char *f;
+    size_t len;
+    if (cdb_parse_file_name(name, CDB_DATA_SUFFIX, &id, &part))
+      kind = 0;
+    else if (cdb_parse_file_name(name, CDB_HINT_SUFFIX, &id, &part))
+      kind = 1;
+    else
+      kind = 8; /* LOCK, ".", "..": not part of the database */
+    if (kind < 8) {
+      snprintf(path, sizeof path, "%s/%s", dir, name);
+      f = fuzz_read_file(path, &len);
+      dir_add(selector(kind, id, part), f, len);
+      free(f);
+    }
+    free(names[i]);
+  }
+  free(names);
+}
+
+static void dir_emit(const char *name) {
+  dir_buf[0] = (unsigned char)dir_count;
+  emit("fuzz_dir", name, dir_buf, dir_len);
+}
+
+/* Puts of int and byte keys over several files, overwrites across files,
+ * deletes, a key that has expired and one that will. */
+static void dir_workload(caskdb *db, int round) {
+  char v[260], key[32];
+  int i;
+  memset(v, 'a' + round, sizeof v);
+  for (i = 0; i < 40; i++) {
+    caskdb_meta m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)(i % 3 ? 128 + i : 0); /* user tags */
+    if (i % 5 == 3)
+      m.expiry = i % 2 ? FUZZ_NOW_MS - 10 : FUZZ_NOW_MS + 100000;
+    snprintf(key, sizeof key, "k%02d", (i * 7 + round) % 11);
+    if (caskdb_put(db, caskdb_key_bytes(key, strlen(key)), v,
+                   (size_t)(i * 53 + round * 17) % 260, &m) != CASKDB_OK ||
+        caskdb_put(db, caskdb_key_int(i % 6 - 2), key, strlen(key), NULL) !=
+            CASKDB_OK)
+      abort();
+    if (i % 6 == 5) {
+      /* Deletes of keys that may be gone already: either is fine. */
+      int rc1 = caskdb_delete(db, caskdb_key_bytes("k03", 3));
+      int rc2 = caskdb_delete(db, caskdb_key_int(1));
+      if ((rc1 != CASKDB_OK && rc1 != CASKDB_ENOTFOUND) ||
+          (rc2 != CASKDB_OK && rc2 != CASKDB_ENOTFOUND))
+        abort();
+    }
+  }
+}
+
+static caskdb *dir_open(const char *dir) {
+  caskdb_options o;
+  caskdb *db;
+  fuzz_options(&o);
+  if (caskdb_open(dir, &o, &db, NULL, 0) != CASKDB_OK)
+    abort();
+  return db;
+}
+
+static void dir_seeds(const char *scratch) {
+  char dir[512], path[600], name[CDB_FILE_NAME_MAX];
+  caskdb *db;
+  caskdb_batch *b;
+  unsigned char *f;
+  size_t n;
+  int i;
+
+  snprintf(dir, sizeof dir, "%s/dirseed", scratch);
+  mkdir(dir, 0755);
+
+  /* Rotated: several immutable files, each with its sorted hint. */
+  db = dir_open(dir);
+  dir_workload(db, 0);
+  dir_workload(db, 1);
+  caskdb_close(db);
+  dir_begin();
+  dir_add_db(dir);
+  dir_emit("rotated");
+
+  /* The same with leftovers: .tmp files of a merge and of a hint writer,
+   * a LOCK, names that are not database files. */
+  dir_begin();
+  dir_add_db(dir);
+  cdb_file_name(name, 1, 0, CDB_DATA_SUFFIX);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fuzz_read_file(path, &n);
+  dir_add(selector(2, 3, 1), f, n);
+  dir_add(selector(5, 1, 0), f, n / 2);
+  free(f);
+  cdb_file_name(name, 1, 0, CDB_HINT_SUFFIX);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fuzz_read_file(path, &n);
+  dir_add(selector(3, 2, 0), f, n);
+  free(f);
+  dir_add(selector(4, 1, 0), (const unsigned char *)"", 0);
+  dir_emit("leftovers");
+
+  /* A damaged hint in the middle of the run: the engine falls back to
+   * applying the files one by one. */
+  dir_begin();
+  dir_add_db(dir);
+  cdb_file_name(name, 2, 0, CDB_HINT_SUFFIX);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  f = fuzz_read_file(path, &n);
+  f[n / 2] ^= 0x10;
+  dir_add(selector(1, 2, 0), f, n); /* replaces the good hint */
+  free(f);
+  dir_emit("damaged-hint");
+
+  /* Merged, then written again: merge outputs with parts and hints. */
+  db = dir_open(dir);
+  if (caskdb_merge(db) != CASKDB_OK)
+    abort();
+  caskdb_close(db);
+  dir_begin();
+  dir_add_db(dir);
+  dir_emit("merged");
+  db = dir_open(dir);
+  dir_workload(db, 2);
+  caskdb_close(db);
+  dir_begin();
+  dir_add_db(dir);
+  dir_emit("merged-then-written");
+  fuzz_clear_dir(dir);
+
+  /* Batches across rotation, with deletes, and a hint per file. */
+  db = dir_open(dir);
+  if (caskdb_batch_new(&b) != CASKDB_OK)
+    abort();
+  for (i = 0; i < 60; i++) {
+    char v[300], key[16];
+    memset(v, 'B', sizeof v);
+    snprintf(key, sizeof key, "b%d", i % 9);
+    if (caskdb_batch_put(b, caskdb_key_bytes(key, strlen(key)), v,
+                         (size_t)(i * 41) % 300, NULL) != CASKDB_OK ||
+        (i % 4 == 3 &&
+         caskdb_batch_delete(b, caskdb_key_bytes("b1", 2)) != CASKDB_OK))
+      abort();
+    if (i % 5 == 4) {
+      if (caskdb_batch_commit(db, b) != CASKDB_OK)
+        abort();
+      caskdb_batch_clear(b);
+    }
+  }
+  caskdb_batch_free(b);
+  caskdb_close(db);
+  dir_begin();
+  dir_add_db(dir);
+  dir_emit("batches");
+  fuzz_clear_dir(dir);
+  rmdir(dir);
+}
+
 /* ---- MessagePack seeds ------------------------------------------------- */
 
 static const char *lua_values[] = {
@@ -230,6 +432,7 @@ int main(int argc, char **argv) {
   mkdir(out_root, 0755);
   fuzz_install_os();
   data_files(fuzz_scratch());
+  dir_seeds(fuzz_scratch());
   msgpack_seeds();
   return 0;
 }

@@ -129,7 +129,7 @@ fuzz_stage() {
     add 0 1
     return
   fi
-  for t in fuzz_record fuzz_header fuzz_scan fuzz_get fuzz_hint fuzz_msgpack; do
+  for t in fuzz_record fuzz_header fuzz_scan fuzz_get fuzz_hint fuzz_dir fuzz_msgpack; do
     if CASKDB_FUZZ_BUILD="$ROOT/build-fuzz" CASKDB_FUZZ_WORK="$LOG/fuzz" \
          sh fuzz/run.sh "$t" "$1" >"$LOG/fuzz.out" 2>&1; then
       echo "fuzz $t ($1 s): ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$LOG/fuzz.out" | grep -o '[0-9]*$') runs"

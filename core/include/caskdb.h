@@ -194,7 +194,33 @@ typedef struct caskdb_options {
   double merge_trigger_dead_ratio;   /* default 0.6 */
   uint64_t merge_trigger_dead_bytes; /* default 512 MiB */
   uint64_t auto_merge_step_bytes;    /* default 1 MiB */
+
+  /* Reading.  With use_mmap on (the default) every data file is mapped
+   * read-only and a read copies the record out of the mapping: no system
+   * call, and the kernel's page cache is the only cache.  With it off no
+   * file is mapped and every read is one pread(2): for 32-bit processes,
+   * databases larger than the address space, or to keep the process's
+   * mapped memory small.  The value cache below is for that mode. */
+  int use_mmap;
+
+  /* The value cache: recently read records kept in the handle's memory, up
+   * to cache_size bytes (every byte counted: records, per-entry overhead and
+   * the hash table).  0 (the default) means no cache.  A record larger than
+   * cache_size / 8 is never cached.  It saves the pread(2) of a read (with
+   * use_mmap off, about a microsecond each); with use_mmap on it saves
+   * little, as the page cache already serves reads without a system call.
+   * Written, overwritten and deleted values are never served stale: the
+   * cache is keyed by a record's place on disk, which a write never reuses.
+   * cache_policy chooses which record leaves when the cache is full:
+   * CASKDB_CACHE_SIEVE (the default: a better hit ratio than LRU on skewed
+   * workloads and under scans, docs/BENCHMARKS.md) or CASKDB_CACHE_LRU. */
+  uint64_t cache_size;
+  int cache_policy;
 } caskdb_options;
+
+/* Cache policies (caskdb_options.cache_policy). */
+#define CASKDB_CACHE_LRU 1   /* least recently used */
+#define CASKDB_CACHE_SIEVE 2 /* SIEVE (Zhang et al., NSDI 2024) */
 
 /* Fill *opts with the defaults above.  Always do this before setting
  * fields, so that fields added in later versions get their defaults. */
@@ -484,6 +510,12 @@ typedef struct caskdb_stats {
   uint64_t corrupt_records; /* records skipped at open (salvage) */
   uint64_t keydir_bytes;    /* heap memory used by the keydir */
   uint64_t active_file_id;  /* id of the file taking writes */
+  /* The value cache (caskdb_options.cache_size); all 0 without one.  Reads
+   * of caskdb_get, iterators and lists count; merge's reads do not. */
+  uint64_t cache_hits;    /* reads answered from the cache */
+  uint64_t cache_misses;  /* reads that went to the file */
+  uint64_t cache_bytes;   /* memory the cache uses (<= cache_size) */
+  uint64_t cache_entries; /* records in the cache */
 } caskdb_stats;
 
 /* Fill *st.  Always CASKDB_OK for a valid handle (CASKDB_EINVAL for NULL). */

@@ -155,6 +155,9 @@ void caskdb_options_init(caskdb_options *opts) {
   opts->merge_trigger_dead_ratio = 0.6;
   opts->merge_trigger_dead_bytes = 512u * 1024 * 1024;
   opts->auto_merge_step_bytes = 1024u * 1024;
+  opts->use_mmap = 1;
+  opts->cache_size = 0;
+  opts->cache_policy = CASKDB_CACHE_SIEVE;
 }
 
 static int options_valid(const caskdb_options *o) {
@@ -162,6 +165,9 @@ static int options_valid(const caskdb_options *o) {
       o->sync != CASKDB_SYNC_INTERVAL)
     return 0;
   if (o->sync == CASKDB_SYNC_INTERVAL && o->sync_interval_ms == 0)
+    return 0;
+  if (o->cache_policy != CASKDB_CACHE_LRU &&
+      o->cache_policy != CASKDB_CACHE_SIEVE)
     return 0;
   if (!(o->merge_trigger_dead_ratio >= 0.0 &&
         o->merge_trigger_dead_ratio <= 1.0))
@@ -184,8 +190,10 @@ char *cdb_path_join(const char *dir, const char *name) {
   return p;
 }
 
-void cdb_file_map(cdb_file *f, uint64_t len) {
+void cdb_file_map(const caskdb *db, cdb_file *f, uint64_t len) {
   cdb_file_unmap(f);
+  if (!db->opts.use_mmap)
+    return;
   f->map = cdb_os->map(f->fd, len);
   f->map_len = f->map ? len : 0;
 }
@@ -212,6 +220,7 @@ int cdb_add_slot(caskdb *db, cdb_file *f) {
     db->nslots = n;
   }
   db->slots[slot] = f;
+  f->serial = ++db->last_serial;
   return (int)slot;
 }
 
@@ -285,7 +294,7 @@ int cdb_create_active(caskdb *db, uint32_t id) {
   db->need_dir_sync = 1;
   db->dirty = 1;
   /* Room to grow: reads of records written later need no new mapping. */
-  cdb_file_map(f, db->opts.max_file_size);
+  cdb_file_map(db, f, db->opts.max_file_size);
   return CASKDB_OK;
 }
 
@@ -310,6 +319,7 @@ static void free_handle(caskdb *db) {
   if (db->lock_fd >= 0 && db->fork_gen == cdb_fork_generation())
     cdb_lock_release(db->lock_fd);
   cdb_kd_free(db->kd);
+  cdb_cache_free(db->cache);
   free(db->slots);
   free(db->order);
   free(db->keybuf);
@@ -362,7 +372,10 @@ static caskdb *new_handle(const char *path, const caskdb_options *opts) {
   db->kd = cdb_kd_new();
   db->keybuf = malloc(CDB_CANON_MAX);
   db->hdrbuf = malloc(CDB_REC_HEADER_SIZE);
-  if (!db->path || !db->kd || !db->keybuf || !db->hdrbuf) {
+  if (opts->cache_size > 0)
+    db->cache = cdb_cache_new(opts->cache_size, opts->cache_policy);
+  if (!db->path || !db->kd || !db->keybuf || !db->hdrbuf ||
+      (opts->cache_size > 0 && db->cache == NULL)) {
     free_handle(db);
     return NULL;
   }
@@ -526,6 +539,10 @@ int cdb_make_room(caskdb *db, uint64_t size) {
 
 /* Cut the active file back to `size` after a failed write or sync. */
 void cdb_undo_append(caskdb *db, uint64_t size) {
+  /* A record read back before the cut must not answer for the record that
+   * the next append puts at the same offset. */
+  if (db->cache)
+    cdb_cache_drop_file(db->cache, db->active->serial, (uint32_t)size);
   if (cdb_os->ftruncate(db->active->fd, size) < 0)
     db->failed = 1;
 }
@@ -565,10 +582,18 @@ static int append_record(caskdb *db, const unsigned char *key, size_t klen,
   return cdb_append(db, iov, 3, cdb_rec_size(klen, vlen), off);
 }
 
+/* A record that no key points to any more is never read again: its cache
+ * entry only takes room. */
+static void drop_cached(caskdb *db, const cdb_loc *old) {
+  if (db->cache)
+    cdb_cache_drop(db->cache, db->slots[old->slot]->serial, old->offset);
+}
+
 int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen) {
   cdb_loc old;
   if (cdb_kd_del(db->kd, canon, clen, &old) != 1)
     return 0;
+  drop_cached(db, &old);
   db->slots[old.slot]->live_bytes -= old.size;
   if (old.expiry != 0)
     db->n_expiring--;
@@ -589,6 +614,7 @@ int cdb_apply(caskdb *db, const unsigned char *canon, size_t clen,
   if (rc < 0)
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory growing the keydir");
   if (rc == 0) {
+    drop_cached(db, &old);
     db->slots[old.slot]->live_bytes -= old.size;
     if (old.expiry != 0)
       db->n_expiring--;
@@ -760,20 +786,54 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
 
 /* ---- reading ------------------------------------------------------------ */
 
-int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
+/* Make db->rbuf hold at least n bytes. */
+static int reserve_rbuf(caskdb *db, size_t n) {
+  size_t cap = n;
+  unsigned char *p;
+  if (n <= db->rcap)
+    return CASKDB_OK;
+  if (cap < 4096)
+    cap = 4096;
+  p = realloc(db->rbuf, cap);
+  if (p == NULL)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a value");
+  db->rbuf = p;
+  db->rcap = cap;
+  return CASKDB_OK;
+}
+
+/* A hit: the record's bytes from the cache into db->rbuf.  They were
+ * checked (CRC included) when they were read from the file, so only the
+ * header is decoded again.  0 on a miss. */
+static int read_from_cache(caskdb *db, const cdb_file *f, const cdb_loc *loc,
+                           cdb_rec *r) {
+  uint32_t len;
+  const unsigned char *p =
+      cdb_cache_get(db->cache, f->serial, loc->offset, &len);
+  if (p == NULL)
+    return 0;
+  if (len != loc->size) { /* cannot happen: places are never reused */
+    cdb_cache_drop(db->cache, f->serial, loc->offset);
+    return 0;
+  }
+  memcpy(db->rbuf, p, (size_t)len + 1); /* the NUL too */
+  if (cdb_rec_decode_header(db->rbuf, r) != CDB_DECODE_OK ||
+      cdb_rec_size(r->klen, r->vlen) != len)
+    return 0;
+  r->key = db->rbuf + CDB_REC_HEADER_SIZE;
+  r->value = r->key + r->klen;
+  return 1;
+}
+
+static int read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r, int cached) {
   cdb_file *f = db->slots[loc->slot];
   ssize_t got;
-  if ((size_t)loc->size + 1 > db->rcap) {
-    size_t cap = (size_t)loc->size + 1;
-    unsigned char *p;
-    if (cap < 4096)
-      cap = 4096;
-    p = realloc(db->rbuf, cap);
-    if (p == NULL)
-      return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a value");
-    db->rbuf = p;
-    db->rcap = cap;
-  }
+  int rc = reserve_rbuf(db, (size_t)loc->size + 1);
+  if (rc != CASKDB_OK)
+    return rc;
+  cached = cached && db->cache != NULL;
+  if (cached && read_from_cache(db, f, loc, r))
+    return CASKDB_OK;
   if (f->map && (uint64_t)loc->offset + loc->size <= f->map_len &&
       (uint64_t)loc->offset + loc->size <= f->size) {
     /* Mapped: a copy instead of a system call. */
@@ -792,7 +852,18 @@ int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
                     "corrupt record in data file %010u at offset %u",
                     (unsigned)f->id, (unsigned)loc->offset);
   db->rbuf[loc->size] = '\0';
+  /* Out of memory for the cache is no failure of the read. */
+  if (cached)
+    cdb_cache_put(db->cache, f->serial, loc->offset, db->rbuf, loc->size);
   return CASKDB_OK;
+}
+
+int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
+  return read_record(db, loc, r, 1);
+}
+
+int cdb_read_record_uncached(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
+  return read_record(db, loc, r, 0);
 }
 
 /* Does the record read for canonical key canon really hold that key? */
@@ -897,6 +968,14 @@ int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
   st->corrupt_records = db->corrupt_records;
   st->keydir_bytes = cdb_kd_bytes(db->kd);
   st->active_file_id = db->active ? db->active->id : 0;
+  if (db->cache) {
+    cdb_cache_stats cs;
+    cdb_cache_get_stats(db->cache, &cs);
+    st->cache_hits = cs.hits;
+    st->cache_misses = cs.misses;
+    st->cache_bytes = cs.bytes;
+    st->cache_entries = cs.entries;
+  }
   return CASKDB_OK;
 }
 

@@ -4,11 +4,15 @@
  * Files of a database are known by a "slot": a small number that stays the
  * same while the file exists (keydir entries store it), so that finding the
  * file of a record is one array index.  `order` lists the slots oldest file
- * first; the last one is the active file, the only one written.
+ * first; the last one is the active file, the only one written.  Slots
+ * are reused after a merge deletes files, and merge outputs share their id
+ * with an input, so what tells files apart over a handle's life is the
+ * `serial` each file gets when it takes a slot (the value cache keys on it).
  */
 #ifndef CASKDB_DB_H
 #define CASKDB_DB_H
 
+#include "cache.h"
 #include "caskdb.h"
 #include "keydir.h"
 #include "record.h"
@@ -22,6 +26,7 @@ typedef struct cdb_merge cdb_merge; /* a merge under way (merge.c) */
 typedef struct cdb_file {
   uint32_t id;
   uint32_t part;
+  uint64_t serial; /* never given to another file of the handle */
   int fd;
   uint64_t size;            /* bytes of valid data; the append offset */
   uint64_t live_bytes;      /* bytes of records the keydir points to */
@@ -40,7 +45,9 @@ struct caskdb {
   uint32_t nslots;
   uint32_t *order; /* slots, oldest file first */
   uint32_t nfiles;
-  cdb_file *active; /* the newest file (order[nfiles - 1]) or NULL */
+  cdb_file *active;     /* the newest file (order[nfiles - 1]) or NULL */
+  uint64_t last_serial; /* the last cdb_file.serial given */
+  cdb_cache *cache;     /* the value cache, or NULL (cache_size 0) */
 
   unsigned char *keybuf; /* canonical key of the current call */
   unsigned char *hdrbuf; /* header of the record being written */
@@ -83,12 +90,19 @@ uint64_t cdb_now_ms(const caskdb *db);
 int cdb_expired(const caskdb *db, uint64_t expiry);
 
 /* Read and verify the record at loc into db->rbuf; on CASKDB_OK *r
- * describes it (pointers into db->rbuf). */
+ * describes it (pointers into db->rbuf).  Asks the value cache first and
+ * adds to it what had to be read. */
 int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r);
 
+/* cdb_read_record, with the value cache left out entirely (no lookup, no
+ * insert, not counted): for merge, which reads every live record once and
+ * would only flush the cache. */
+int cdb_read_record_uncached(caskdb *db, const cdb_loc *loc, cdb_rec *r);
+
 /* Map f for reading, `len` bytes (at least its size; the active file gets
- * room to grow).  Without a mapping, reads use pread. */
-void cdb_file_map(cdb_file *f, uint64_t len);
+ * room to grow), unless the handle was opened with use_mmap off.  Without a
+ * mapping, reads use pread. */
+void cdb_file_map(const caskdb *db, cdb_file *f, uint64_t len);
 
 /* Drop f's mapping, if any (before its descriptor is closed). */
 void cdb_file_unmap(cdb_file *f);

@@ -172,7 +172,7 @@ static int finish_output(caskdb *db, cdb_merge *m) {
   m->hint_ok = 0;
   if (cdb_os->fdatasync(f->fd) < 0)
     return cdb_fail(db, CASKDB_EIO, errno, "cannot sync merge output");
-  cdb_file_map(f, f->size); /* complete: reads need no system call */
+  cdb_file_map(db, f, f->size); /* complete: reads need no system call */
   return CASKDB_OK;
 }
 
@@ -222,6 +222,15 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
     m->hint_ok = 0;
   }
   m->unsynced = 1;
+  if (db->cache) {
+    /* A cached record stays cached at its new place, under the header it
+     * has there (the type may have changed, so the CRC too). */
+    unsigned char *cached =
+        cdb_cache_move(db->cache, db->slots[e->loc.slot]->serial, e->loc.offset,
+                       out->serial, (uint32_t)out->size);
+    if (cached)
+      memcpy(cached, hdr, sizeof hdr);
+  }
   db->slots[e->loc.slot]->live_bytes -= e->loc.size;
   e->loc.slot = m->outs[m->nouts - 1].slot;
   e->loc.offset = (uint32_t)out->size;
@@ -245,7 +254,7 @@ static int merge_entry(caskdb *db, cdb_merge *m, cdb_entry *e, uint64_t *done) {
     return CASKDB_OK;
   }
   *done += e->loc.size;
-  rc = cdb_read_record(db, &e->loc, &r);
+  rc = cdb_read_record_uncached(db, &e->loc, &r);
   if (rc == CASKDB_ECORRUPT) {
     db->errmsg[0] = '\0';
     if (m->uncopied++ == 0) {
@@ -313,6 +322,8 @@ static int delete_next_input(caskdb *db, cdb_merge *m) {
   else if (cdb_os->sync_dir(db->path) < 0)
     rc = cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s", db->path);
   free(path);
+  if (db->cache) /* nothing points there any more: free the room */
+    cdb_cache_drop_file(db->cache, f->serial, 0);
   cdb_file_unmap(f);
   cdb_os->close(f->fd);
   free(f);

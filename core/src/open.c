@@ -448,7 +448,7 @@ static void map_file(caskdb *db, cdb_file *f, int newest) {
   uint64_t len = f->size;
   if (newest && !db->opts.readonly && len < db->opts.max_file_size)
     len = db->opts.max_file_size;
-  cdb_file_map(f, len);
+  cdb_file_map(db, f, len);
 }
 
 /* Load the run of older files that have hints; when a hint in it turns

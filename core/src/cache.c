@@ -9,10 +9,12 @@
  *
  *   - a hash table of 2^n buckets, each a singly linked chain of entries
  *     whose (file, offset) hash to it -- Redis's dict.c without the
- *     incremental rehash: the table doubles, all at once, when it holds as
- *     many entries as buckets.  Its size is bounded by the budget, so a
- *     rehash is bounded too (a few milliseconds for a 1 GiB cache of 1 KiB
- *     records);
+ *     incremental rehash: the table doubles, all at once, when it holds
+ *     twice as many entries as buckets (chains of one or two entries; a
+ *     growth at one per bucket would, once the cache is full, leave a table
+ *     twice too big for what the budget has left for entries).  Its size is
+ * bounded by the budget, so a rehash is bounded too (a few milliseconds for a 1
+ * GiB cache of 1 KiB records);
  *   - a queue, head = newest, tail = oldest, whose order is the policy's:
  *
  *     LRU: a hit moves the entry to the head; the tail is evicted.  One
@@ -241,7 +243,7 @@ int cdb_cache_put(cdb_cache *c, uint64_t file, uint32_t off,
   entry *e;
   if (charge > c->budget / 8 || find_link(c, file, off) != NULL)
     return 0;
-  if (c->count >= c->nbuckets)
+  if (c->count >= 2 * c->nbuckets)
     table_grow(c);
   if (c->nbuckets == 0)
     return -1; /* not even the first table could be made */

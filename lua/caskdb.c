@@ -545,6 +545,19 @@ static int opt_sync(lua_State *L) {
                                   luaL_tolstring(L, -1, NULL)));
 }
 
+static int opt_cache_policy(lua_State *L) {
+  static const char *const names[] = {"sieve", "lru", NULL};
+  static const int policies[] = {CASKDB_CACHE_SIEVE, CASKDB_CACHE_LRU};
+  int i;
+  if (lua_type(L, -1) == LUA_TSTRING)
+    for (i = 0; names[i] != NULL; i++)
+      if (strcmp(lua_tostring(L, -1), names[i]) == 0)
+        return policies[i];
+  return opterror(L, "cache_policy",
+                  lua_pushfstring(L, "\"sieve\" or \"lru\" expected, got %s",
+                                  luaL_tolstring(L, -1, NULL)));
+}
+
 /* A number from 0 to 1 (a fraction). */
 static double opt_ratio(lua_State *L, const char *name) {
   double x;
@@ -586,6 +599,12 @@ static void set_option(lua_State *L, caskdb_options *o) {
   else if (strcmp(name, "auto_merge_step_bytes") == 0)
     o->auto_merge_step_bytes =
         (uint64_t)opt_integer(L, name, 1, LUA_MAXINTEGER);
+  else if (strcmp(name, "mmap") == 0)
+    o->use_mmap = opt_boolean(L, name);
+  else if (strcmp(name, "cache_size") == 0)
+    o->cache_size = (uint64_t)opt_integer(L, name, 0, LUA_MAXINTEGER);
+  else if (strcmp(name, "cache_policy") == 0)
+    o->cache_policy = opt_cache_policy(L);
   else
     opterror(L, name, "unknown option");
 }
@@ -1019,7 +1038,7 @@ static int db_stats(lua_State *L) {
   int rc = caskdb_get_stats(d->db, &st);
   if (rc != CASKDB_OK)
     return fail(L, d->db, rc);
-  lua_createtable(L, 0, 9);
+  lua_createtable(L, 0, 14);
   set_figure(L, "keys", st.keys);
   set_figure(L, "data_files", st.data_files);
   set_figure(L, "disk_bytes", st.disk_bytes);
@@ -1029,6 +1048,10 @@ static int db_stats(lua_State *L) {
   set_figure(L, "corrupt_records", st.corrupt_records);
   set_figure(L, "keydir_bytes", st.keydir_bytes);
   set_figure(L, "active_file_id", st.active_file_id);
+  set_figure(L, "cache_hits", st.cache_hits);
+  set_figure(L, "cache_misses", st.cache_misses);
+  set_figure(L, "cache_bytes", st.cache_bytes);
+  set_figure(L, "cache_entries", st.cache_entries);
   push_file_stats(L, d);
   lua_setfield(L, -2, "files");
   return 1;

@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test clean format bench
+.PHONY: all build deps run test clean format bench bench-cache
 
 all: build
 
@@ -32,7 +32,7 @@ BENCH_N ?= 1000000
 bench: deps
 	@sh scripts/deps.sh bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_BUILD_BENCH=ON -DCASKDB_BUILD_TESTS=OFF >/dev/null
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_kv caskdb_lua startup
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_kv bench_cache caskdb_lua startup
 	$(BENCH_BUILD)/bench/bench_kv -n $(BENCH_N) -v 100
 	$(BENCH_BUILD)/bench/bench_kv -n $$(($(BENCH_N) / 10)) -v 4096 -D 1000 -H
 	$(BENCH_BUILD)/bench/startup $${TMPDIR:-/tmp}/caskdb-startup-$$$$ $(BENCH_N) 100 $(BENCH_N) 1024
@@ -40,6 +40,13 @@ bench: deps
 	cmake -S . -B $(BENCH_BUILD)-luajit -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUA_VERSION=luajit -DCASKDB_BUILD_TESTS=OFF >/dev/null
 	cmake --build $(BENCH_BUILD)-luajit -j $(JOBS) --target caskdb_lua
 	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)-luajit/lua luajit bench/lua/bench.lua $(BENCH_N)
+	$(BENCH_BUILD)/bench/bench_cache
+
+# make bench-cache: the value cache alone (LRU vs SIEVE, under a minute).
+bench-cache:
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_BUILD_BENCH=ON -DCASKDB_BUILD_TESTS=OFF >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_cache
+	$(BENCH_BUILD)/bench/bench_cache
 
 format:
-	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch] bench/*.[ch] bench/kv/*.[ch] fuzz/*.[ch]
+	clang-format -i core/include/*.h core/src/*.[ch] core/test/*.[ch] lua/*.[ch] bench/*.[ch] bench/kv/*.[ch] bench/cache/*.[ch] fuzz/*.[ch]

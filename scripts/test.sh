@@ -152,7 +152,7 @@ format_check() {
     return
   fi
   if clang-format --dry-run --Werror core/src/*.[ch] core/include/*.h \
-       core/test/*.[ch] lua/*.[ch] bench/*.[ch] bench/kv/*.[ch] fuzz/*.[ch] \
+       core/test/*.[ch] lua/*.[ch] bench/*.[ch] bench/kv/*.[ch] bench/cache/*.[ch] fuzz/*.[ch] \
        >"$LOG/format.out" 2>&1; then
     echo "clang-format: ok"
     add 1 0

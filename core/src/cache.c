@@ -4,17 +4,19 @@
  *
  * The idea in plain words.  Each cached record lives in its own heap block,
  * an `entry`: where the record lives on disk (file, offset), its length, two
- * queue links, a chain link, and the record's bytes right after them.  Two
+ * queue links, two chain links, and the record's bytes right after them.  Two
  * structures point at the entries:
  *
  *   - a hash table of 2^n buckets, each a singly linked chain of entries
  *     whose (file, offset) hash to it -- Redis's dict.c without the
  *     incremental rehash: the table doubles, all at once, when it holds
- *     twice as many entries as buckets (chains of one or two entries; a
- *     growth at one per bucket would, once the cache is full, leave a table
- *     twice too big for what the budget has left for entries).  Its size is
- * bounded by the budget, so a rehash is bounded too (a few milliseconds for a 1
- * GiB cache of 1 KiB records);
+ *     as many entries as buckets, so a chain is one entry long on average.
+ *     Each entry also keeps a pointer to the link that points at it (as
+ *     the Linux kernel's hlist does), so removing it -- an eviction, a
+ *     drop -- walks no chain: a lookup touches the bucket and the entries
+ *     of its chain, nothing else.  The table's size is bounded by the
+ *     budget, so a rehash is bounded too (a few milliseconds for a 1 GiB
+ *     cache of 1 KiB records);
  *   - a queue, head = newest, tail = oldest, whose order is the policy's:
  *
  *     LRU: a hit moves the entry to the head; the tail is evicted.  One
@@ -45,9 +47,11 @@
 #include <string.h>
 
 typedef struct entry {
-  struct entry *chain; /* the next entry of the same bucket */
-  struct entry *newer; /* queue neighbour towards the head, or NULL */
-  struct entry *older; /* queue neighbour towards the tail, or NULL */
+  struct entry *chain;  /* the next entry of the same bucket */
+  struct entry **pprev; /* the link that points here: a bucket or the
+                           `chain` of the entry before */
+  struct entry *newer;  /* queue neighbour towards the head, or NULL */
+  struct entry *older;  /* queue neighbour towards the tail, or NULL */
   uint64_t file;
   uint32_t off;
   uint32_t len;
@@ -113,22 +117,32 @@ void cdb_cache_free(cdb_cache *c) {
 
 /* ---- the hash table ------------------------------------------------------ */
 
-/* The link that points at the entry of (file, off) -- a bucket or the
- * `chain` of the entry before it -- or NULL when there is none. */
-static entry **find_link(const cdb_cache *c, uint64_t file, uint32_t off) {
-  entry **link;
+/* The entry of (file, off), or NULL. */
+static entry *find(const cdb_cache *c, uint64_t file, uint32_t off) {
+  entry *e;
   if (c->nbuckets == 0)
     return NULL;
-  link = &c->table[hash(file, off) & (c->nbuckets - 1)];
-  while (*link != NULL && ((*link)->file != file || (*link)->off != off))
-    link = &(*link)->chain;
-  return *link ? link : NULL;
+  e = c->table[hash(file, off) & (c->nbuckets - 1)];
+  while (e != NULL && (e->file != file || e->off != off))
+    e = e->chain;
+  return e;
 }
 
 static void table_add(cdb_cache *c, entry *e) {
   entry **bucket = &c->table[hash(e->file, e->off) & (c->nbuckets - 1)];
   e->chain = *bucket;
+  if (*bucket)
+    (*bucket)->pprev = &e->chain;
+  e->pprev = bucket;
   *bucket = e;
+}
+
+/* Take e out of its chain: no walk, thanks to pprev (the Linux kernel's
+ * hlist), so evicting and dropping touch only e and its neighbours. */
+static void table_unlink(entry *e) {
+  *e->pprev = e->chain;
+  if (e->chain)
+    e->chain->pprev = e->pprev;
 }
 
 /* Double the table (or make the first one).  Failing to is not an error:
@@ -181,10 +195,9 @@ static void queue_unlink(cdb_cache *c, entry *e) {
 
 /* ---- entries ------------------------------------------------------------- */
 
-/* Remove the entry *link points at from table and queue, and free it. */
-static void remove_at(cdb_cache *c, entry **link) {
-  entry *e = *link;
-  *link = e->chain;
+/* Remove e from table and queue, and free it. */
+static void remove_entry(cdb_cache *c, entry *e) {
+  table_unlink(e);
   queue_unlink(c, e);
   c->used -= cdb_cache_entry_charge(e->len);
   c->count--;
@@ -208,8 +221,7 @@ static entry *victim(cdb_cache *c) {
 }
 
 static void evict_one(cdb_cache *c) {
-  entry *e = victim(c);
-  remove_at(c, find_link(c, e->file, e->off));
+  remove_entry(c, victim(c));
   c->evictions++;
 }
 
@@ -217,13 +229,11 @@ static void evict_one(cdb_cache *c) {
 
 const unsigned char *cdb_cache_get(cdb_cache *c, uint64_t file, uint32_t off,
                                    uint32_t *len) {
-  entry **link = find_link(c, file, off);
-  entry *e;
-  if (link == NULL) {
+  entry *e = find(c, file, off);
+  if (e == NULL) {
     c->misses++;
     return NULL;
   }
-  e = *link;
   c->hits++;
   if (c->policy == CASKDB_CACHE_LRU) {
     if (c->head != e) {
@@ -241,9 +251,9 @@ int cdb_cache_put(cdb_cache *c, uint64_t file, uint32_t off,
                   const unsigned char *bytes, uint32_t len) {
   uint64_t charge = cdb_cache_entry_charge(len);
   entry *e;
-  if (charge > c->budget / 8 || find_link(c, file, off) != NULL)
+  if (charge > c->budget / 8 || find(c, file, off) != NULL)
     return 0;
-  if (c->count >= 2 * c->nbuckets)
+  if (c->count >= c->nbuckets)
     table_grow(c);
   if (c->nbuckets == 0)
     return -1; /* not even the first table could be made */
@@ -268,9 +278,9 @@ int cdb_cache_put(cdb_cache *c, uint64_t file, uint32_t off,
 }
 
 void cdb_cache_drop(cdb_cache *c, uint64_t file, uint32_t off) {
-  entry **link = find_link(c, file, off);
-  if (link != NULL)
-    remove_at(c, link);
+  entry *e = find(c, file, off);
+  if (e != NULL)
+    remove_entry(c, e);
 }
 
 void cdb_cache_drop_file(cdb_cache *c, uint64_t file, uint32_t from) {
@@ -278,19 +288,17 @@ void cdb_cache_drop_file(cdb_cache *c, uint64_t file, uint32_t from) {
   while (e != NULL) {
     older = e->older;
     if (e->file == file && e->off >= from)
-      remove_at(c, find_link(c, e->file, e->off));
+      remove_entry(c, e);
     e = older;
   }
 }
 
 unsigned char *cdb_cache_move(cdb_cache *c, uint64_t file, uint32_t off,
                               uint64_t nfile, uint32_t noff) {
-  entry **link = find_link(c, file, off);
-  entry *e;
-  if (link == NULL)
+  entry *e = find(c, file, off);
+  if (e == NULL)
     return NULL;
-  e = *link;
-  *link = e->chain; /* out of its chain, still in the queue */
+  table_unlink(e); /* out of its chain, still in the queue */
   cdb_cache_drop(c, nfile, noff);
   e->file = nfile;
   e->off = noff;

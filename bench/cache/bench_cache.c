@@ -21,7 +21,8 @@
  *
  * Each run opens the database (an empty cache), replays the first quarter
  * of the trace as warm-up, then times the rest; figures are of the timed
- * part, reads per second of CPU time (see cpu_ns).  Output: markdown
+ * part, reads per second of CPU time (see cpu_ns), the best of three
+ * runs.  Output: markdown
  * tables, for docs/BENCHMARKS.md.
  */
 #include "caskdb.h"
@@ -35,9 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static size_t n_keys = 200000, vsize = 1024, n_reads = 600000;
+static size_t n_keys = 200000, vsize = 1024, n_reads = 400000;
 static size_t block = 10000;
 static uint64_t seed = 42;
+static int reps = 3; /* timed runs of each configuration (see run) */
 
 static uint64_t rng_state;
 
@@ -198,8 +200,8 @@ typedef struct result {
  * quarter as warm-up, time the rest.  The hits of the Zipf reads alone are
  * taken from the figures at each block boundary (a block is all Zipf or all
  * scan), so the loop itself only reads. */
-static result run(const trace *t, int use_mmap, uint64_t cache_size,
-                  int policy) {
+static result run_once(const trace *t, int use_mmap, uint64_t cache_size,
+                       int policy) {
   caskdb_options o;
   caskdb *db;
   caskdb_stats st0, st, last;
@@ -247,6 +249,22 @@ static result run(const trace *t, int use_mmap, uint64_t cache_size,
   r.cache_mib = (double)st.cache_bytes / (1024.0 * 1024.0);
   caskdb_close(db);
   return r;
+}
+
+/* The best of `reps` runs: the hit ratios are the same each time (the
+ * trace and the cache are deterministic); the speed is the one least
+ * disturbed by other jobs on the machine. */
+
+static result run(const trace *t, int use_mmap, uint64_t cache_size,
+                  int policy) {
+  result best = run_once(t, use_mmap, cache_size, policy), r;
+  int i;
+  for (i = 1; i < reps; i++) {
+    r = run_once(t, use_mmap, cache_size, policy);
+    if (r.ops > best.ops)
+      best.ops = r.ops;
+  }
+  return best;
 }
 
 static void print_trace(const trace *t) {
@@ -302,7 +320,7 @@ static void run_one(const char *spec, const trace *zipf, const trace *scan) {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_cache [-n KEYS] [-v VALUE_SIZE] [-r READS] "
-          "[-b SCAN_BLOCK] [-s SEED] [-o TRACE,POLICY,PERCENT]\n"
+          "[-b SCAN_BLOCK] [-s SEED] [-R REPEATS] [-o TRACE,POLICY,PERCENT]\n"
           "  -o  one run only, e.g. -o zipf,sieve,25 (policy lru, sieve, "
           "pread or mmap; percent ignored for the last two)\n");
   exit(2);
@@ -312,7 +330,7 @@ int main(int argc, char **argv) {
   trace zipf, scan;
   const char *one = NULL;
   int c;
-  while ((c = getopt(argc, argv, "n:v:r:b:s:o:h")) != -1) {
+  while ((c = getopt(argc, argv, "n:v:r:b:s:o:R:h")) != -1) {
     switch (c) {
     case 'n':
       n_keys = strtoul(optarg, NULL, 10);
@@ -332,11 +350,14 @@ int main(int argc, char **argv) {
     case 'o':
       one = optarg;
       break;
+    case 'R':
+      reps = atoi(optarg);
+      break;
     default:
       usage();
     }
   }
-  if (n_keys < 4 || n_reads < 4 || block < 1)
+  if (n_keys < 4 || n_reads < 4 || block < 1 || reps < 1)
     usage();
   rng_state = seed;
   snprintf(dir, sizeof dir, "/tmp/bench_cache-XXXXXX");
@@ -347,10 +368,12 @@ int main(int argc, char **argv) {
   strcat(dir, "/db");
   build();
   draw_traces(&zipf, &scan);
-  printf("bench_cache: %zu keys, %zu-byte values (%.1f MiB of records), "
-         "%zu reads per run (the first quarter warm-up), scan blocks of "
-         "%zu, use_mmap off unless said; reads/s are per CPU-second\n",
-         n_keys, vsize, (double)live_bytes / (1024.0 * 1024.0), n_reads, block);
+  printf(
+      "bench_cache: %zu keys, %zu-byte values (%.1f MiB of records), "
+      "%zu reads per run (the first quarter warm-up), scan blocks of "
+      "%zu, use_mmap off unless said; reads/s are per CPU-second, best of %d\n",
+      n_keys, vsize, (double)live_bytes / (1024.0 * 1024.0), n_reads, block,
+      reps);
   if (one != NULL)
     run_one(one, &zipf, &scan);
   else {

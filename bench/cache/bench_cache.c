@@ -21,7 +21,7 @@
  *
  * Each run opens the database (an empty cache), replays the first quarter
  * of the trace as warm-up, then times the rest; figures are of the timed
- * part, reads per second of CPU time (see cpu_ns), the best of three
+ * part, reads per second of CPU time (see cpu_ns), the best of two
  * runs.  Output: markdown
  * tables, for docs/BENCHMARKS.md.
  */
@@ -39,7 +39,7 @@
 static size_t n_keys = 200000, vsize = 1024, n_reads = 400000;
 static size_t block = 10000;
 static uint64_t seed = 42;
-static int reps = 3; /* timed runs of each configuration (see run) */
+static int reps = 2; /* timed runs of each configuration (see run) */
 
 static uint64_t rng_state;
 

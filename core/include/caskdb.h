@@ -206,9 +206,10 @@ typedef struct caskdb_options {
   /* The value cache: recently read records kept in the handle's memory, up
    * to cache_size bytes (every byte counted: records, per-entry overhead and
    * the hash table).  0 (the default) means no cache.  A record larger than
-   * cache_size / 8 is never cached.  It saves the pread(2) of a read (with
-   * use_mmap off, about a microsecond each); with use_mmap on it saves
-   * little, as the page cache already serves reads without a system call.
+   * cache_size / 8 is never cached.  It saves the pread(2) of a read with
+   * use_mmap off; with use_mmap on it saves nothing (a read from the
+   * mapping was faster than a hit in the cache, docs/BENCHMARKS.md), so
+   * leave it at 0 then, unless the data does not stay in the page cache.
    * Written, overwritten and deleted values are never served stale: the
    * cache is keyed by a record's place on disk, which a write never reuses.
    * cache_policy chooses which record leaves when the cache is full:

@@ -38,6 +38,7 @@ build = {
       sources = {
         "core/src/backup.c",
         "core/src/batch.c",
+        "core/src/cache.c",
         "core/src/crc32c.c",
         "core/src/datafile.c",
         "core/src/db.c",

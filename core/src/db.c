@@ -704,8 +704,9 @@ static int replace_list(caskdb *db, size_t clen, const void *value, size_t vlen,
 
 /* Whether the canonical key in db->keybuf holds a list header. */
 static int holds_list(caskdb *db, size_t clen) {
-  cdb_entry *e = cdb_kd_find(db->kd, db->keybuf, clen);
-  return e != NULL && e->loc.vtype == CASKDB_TYPE_LIST;
+  cdb_loc loc;
+  return cdb_kd_find(db->kd, db->keybuf, clen, &loc) &&
+         loc.vtype == CASKDB_TYPE_LIST;
 }
 
 int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
@@ -749,8 +750,7 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
 }
 
 int caskdb_delete(caskdb *db, caskdb_key key) {
-  cdb_entry *e;
-  cdb_loc loc;
+  cdb_loc found, loc;
   size_t clen;
   int rc;
   if (db == NULL)
@@ -762,15 +762,14 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
   rc = cdb_check_writable(db);
   if (rc != CASKDB_OK)
     return rc;
-  e = cdb_kd_find(db->kd, db->keybuf, clen);
-  if (e == NULL)
+  if (!cdb_kd_find(db->kd, db->keybuf, clen, &found))
     return CASKDB_ENOTFOUND;
-  if (cdb_expired(db, e->loc.expiry)) {
+  if (cdb_expired(db, found.expiry)) {
     /* Its record is already dead on disk; forget it in memory only. */
     cdb_forget(db, db->keybuf, clen);
     return CASKDB_ENOTFOUND;
   }
-  if (e->loc.vtype == CASKDB_TYPE_LIST) {
+  if (found.vtype == CASKDB_TYPE_LIST) {
     int was_list;
     rc = replace_list(db, clen, NULL, 0, NULL, 1, &was_list);
     if (rc != CASKDB_OK || was_list)
@@ -881,7 +880,7 @@ static int record_has_key(const cdb_rec *r, const unsigned char *canon,
 
 int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
                caskdb_meta *meta) {
-  cdb_entry *e;
+  cdb_loc loc;
   cdb_rec r;
   size_t clen;
   int rc;
@@ -891,17 +890,16 @@ int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
   rc = cdb_key_to_canon(&key, db->keybuf, &clen);
   if (rc != CASKDB_OK)
     return rc;
-  e = cdb_kd_find(db->kd, db->keybuf, clen);
-  if (e == NULL || cdb_expired(db, e->loc.expiry))
+  if (!cdb_kd_find(db->kd, db->keybuf, clen, &loc) ||
+      cdb_expired(db, loc.expiry))
     return CASKDB_ENOTFOUND;
-  rc = cdb_read_record(db, &e->loc, &r);
+  rc = cdb_read_record(db, &loc, &r);
   if (rc != CASKDB_OK)
     return rc;
   if (!record_has_key(&r, db->keybuf, clen))
     return cdb_fail(db, CASKDB_ECORRUPT, 0,
                     "record at offset %u of data file %010u holds another key",
-                    (unsigned)e->loc.offset,
-                    (unsigned)db->slots[e->loc.slot]->id);
+                    (unsigned)loc.offset, (unsigned)db->slots[loc.slot]->id);
   *value = r.value;
   *vlen = r.vlen;
   if (meta) {
@@ -913,7 +911,7 @@ int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
 }
 
 int caskdb_exists(caskdb *db, caskdb_key key) {
-  cdb_entry *e;
+  cdb_loc loc;
   size_t clen;
   int rc;
   if (db == NULL)
@@ -922,15 +920,15 @@ int caskdb_exists(caskdb *db, caskdb_key key) {
   rc = cdb_key_to_canon(&key, db->keybuf, &clen);
   if (rc != CASKDB_OK)
     return rc;
-  e = cdb_kd_find(db->kd, db->keybuf, clen);
-  if (e == NULL || cdb_expired(db, e->loc.expiry))
+  if (!cdb_kd_find(db->kd, db->keybuf, clen, &loc) ||
+      cdb_expired(db, loc.expiry))
     return CASKDB_ENOTFOUND;
   return CASKDB_OK;
 }
 
 uint64_t caskdb_count(const caskdb *db) {
   cdb_kd_cursor cur;
-  cdb_entry *e;
+  cdb_loc loc;
   uint64_t n, now;
   if (db == NULL)
     return 0;
@@ -940,8 +938,8 @@ uint64_t caskdb_count(const caskdb *db) {
   /* Some keys carry an expiry: leave out those whose time has passed. */
   now = cdb_now_ms(db);
   cdb_kd_seek(db->kd, NULL, 0, &cur);
-  while ((e = cdb_kd_cursor_entry(db->kd, &cur)) != NULL) {
-    if (e->loc.expiry != 0 && e->loc.expiry <= now)
+  while (cdb_kd_cursor_get(db->kd, &cur, NULL, NULL, &loc)) {
+    if (loc.expiry != 0 && loc.expiry <= now)
       n--;
     cdb_kd_cursor_next(db->kd, &cur);
   }

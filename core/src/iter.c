@@ -204,29 +204,42 @@ int caskdb_iter_seek(caskdb_iter *it, caskdb_key key) {
   return set_start(it, it->db->keybuf, len);
 }
 
-/* Put the cursor on the next candidate entry; NULL at the end. */
-static cdb_entry *advance(caskdb_iter *it) {
+/* The entry under the cursor, read out of the keydir: the location is a
+ * copy, the key is the keydir's (good until the keydir next changes). */
+typedef struct iter_entry {
+  const unsigned char *key;
+  size_t klen;
+  cdb_loc loc;
+} iter_entry;
+
+static int cursor_entry(const cdb_keydir *kd, const cdb_kd_cursor *cur,
+                        iter_entry *e) {
+  return cdb_kd_cursor_get(kd, cur, &e->key, &e->klen, &e->loc);
+}
+
+/* Put the cursor on the next candidate entry and read it into *e; 0 at the
+ * end. */
+static int advance(caskdb_iter *it, iter_entry *e) {
   cdb_keydir *kd = it->db->kd;
-  cdb_entry *e;
   if (it->state == AT_START) {
     cdb_kd_seek(kd, it->start, it->start_len, &it->cur);
     it->state = AFTER_LAST;
-    return cdb_kd_cursor_entry(kd, &it->cur);
+    return cursor_entry(kd, &it->cur, e);
   }
   if (it->cur.version == cdb_kd_version(kd)) {
     cdb_kd_cursor_next(kd, &it->cur);
-    return cdb_kd_cursor_entry(kd, &it->cur);
+    return cursor_entry(kd, &it->cur, e);
   }
   cdb_kd_seek(kd, it->last, it->last_len, &it->cur);
-  e = cdb_kd_cursor_entry(kd, &it->cur);
-  if (e && canon_compare(e->key, e->klen, it->last, it->last_len) == 0) {
-    cdb_kd_cursor_next(kd, &it->cur);
-    e = cdb_kd_cursor_entry(kd, &it->cur);
-  }
-  return e;
+  if (!cursor_entry(kd, &it->cur, e))
+    return 0;
+  if (canon_compare(e->key, e->klen, it->last, it->last_len) != 0)
+    return 1;
+  cdb_kd_cursor_next(kd, &it->cur); /* the last key given is still there */
+  return cursor_entry(kd, &it->cur, e);
 }
 
-static int beyond_range(const caskdb_iter *it, const cdb_entry *e) {
+static int beyond_range(const caskdb_iter *it, const iter_entry *e) {
   if (e->key[0] == CDB_CANON_HIDDEN)
     return 1; /* engine-internal keys sort after every user key */
   if (it->to && canon_compare(e->key, e->klen, it->to, it->to_len) >= 0)
@@ -239,7 +252,7 @@ static int beyond_range(const caskdb_iter *it, const cdb_entry *e) {
 
 int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
                      size_t *vlen, caskdb_meta *meta) {
-  cdb_entry *e;
+  iter_entry entry, *e = &entry;
   cdb_rec r;
   int rc;
   if (it == NULL || it->db == NULL)
@@ -247,8 +260,7 @@ int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
   if (it->done)
     return CASKDB_DONE;
   for (;;) {
-    e = advance(it);
-    if (e == NULL || beyond_range(it, e)) {
+    if (!advance(it, e) || beyond_range(it, e)) {
       it->done = 1;
       return CASKDB_DONE;
     }

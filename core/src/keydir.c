@@ -1,65 +1,99 @@
 /*
- * keydir.c -- the in-memory ordered index: a B+tree from key to entry.
+ * keydir.c -- the in-memory ordered index: a B+tree from key to location
+ * whose leaves hold their entries packed, inline.
  *
- * The idea in plain words.  Every key lives in its own heap block, a
- * cdb_entry: the record position, the key length and the key bytes right
- * after them.  The tree never moves an entry, so a pointer to one stays good
- * until the key is removed.  The tree only arranges pointers to entries:
+ * The idea in plain words.  An entry (a key and where its newest record
+ * lives) is a short run of bytes, and a leaf keeps the runs of its keys one
+ * after the other, in key order, in one heap block of its own, the leaf's
+ * "area".  There is no heap block per key: for a 17-byte key an entry takes
+ * 31 bytes, and a lookup that reaches the leaf finds the entry in that
+ * leaf's area, not somewhere else on the heap.
  *
- *   - A leaf holds up to LEAF_MAX entry pointers in key order.  The leaves
- *     are linked both ways, so a cursor walks all keys in order by stepping
- *     along a leaf and then to the next one.
+ *   - An entry is: a varint holding klen * 2 + (1 if an expiry follows);
+ *     the key bytes; the location packed little-endian without padding
+ *     (slot 4, offset 4, size 4, vtype 1); the expiry (8) only when it is
+ *     not zero.  A key longer than KEY_INLINE_MAX bytes lives in a heap
+ *     block of its own and the entry holds a pointer to it instead of the
+ *     bytes, so that no entry is longer than ENTRY_MAX: then LEAF_MAX
+ *     entries always fit in 64 KiB and a leaf can find its entries with
+ *     16-bit offsets.  (Canonical keys go up to 65 KiB; those are rare.)
+ *   - A leaf holds up to LEAF_MAX entries and, beside the area, the offset
+ *     of each entry in the area (off[i] increases with i: the area has no
+ *     holes; entry i ends where entry i + 1 starts) and a 4-byte hint per
+ *     key (see below).  The area grows with realloc in steps of AREA_STEP
+ *     bytes and shrinks when a quarter of it is free; a split gives both
+ *     halves new areas of their size.  A leaf also counts as full when its
+ *     entries pass LEAF_BYTES (a soft limit: it keeps leaves of long keys
+ *     from costing long memmoves).
+ *   - Inserting in a leaf moves the entries after the new one up (a memmove
+ *     of a few hundred bytes), removing moves them down.  Because entries
+ *     move, the keydir never hands out a pointer to one: cdb_kd_find copies
+ *     the location out, and the key pointer of cdb_kd_cursor_get is good
+ *     only until the next change.
+ *   - The leaves are linked both ways, so a cursor walks all keys in order
+ *     by stepping along a leaf and then to the next one.  A leaf's header
+ *     (links, hints, offsets) never moves while the leaf lives; only its
+ *     area does.  So a cursor (leaf, position) stays good across updates.
  *   - An inner node holds up to INNER_MAX children and, between them,
  *     separator keys: child i holds exactly the keys k with
  *     sep[i] <= k < sep[i+1] (sep[0] is "minus infinity", sep[n] "plus
  *     infinity", both within the range the parent gives the node).  A
  *     separator is its own small copy of key bytes, cut down to the shortest
- *     prefix that still separates two leaves, so a separator never points
- *     into an entry and removing entries never has to touch separators.
+ *     prefix that still separates two leaves, so removing entries never has
+ *     to touch separators.
  *   - Every leaf is at the same depth, kd->height inner levels below the
  *     root.  With height 0 the root is the only leaf.
  *
  * Keys compare with memcmp over the shorter length, then the shorter key
  * first, so "ab" < "ab\0" < "abc" and the empty key is the smallest of all.
  *
- * Searching a node.  Looking at a key costs a cache miss (entries are all
- * over the heap), so a node also keeps a 4-byte "hint" per key: the key's
- * bytes right after the prefix that all keys of the node share (plen bytes
- * long), big-endian, zero-padded.  For keys that share that prefix, a
- * smaller hint means a smaller key, so a binary search over the hints, inside
- * the node, narrows the search to the few keys whose hint equals the
- * searched one; only those are compared in full.  Skipping the shared prefix
- * matters: canonical integer keys share their first bytes, as do keys like
+ * Searching a node.  A node keeps a 4-byte "hint" per key: the key's bytes
+ * right after the prefix that all keys of the node share (plen bytes long),
+ * big-endian, zero-padded.  For keys that share that prefix, a smaller hint
+ * means a smaller key, so a binary search over the hints, a compact array,
+ * narrows the search to the few keys whose hint equals the searched one;
+ * only those are compared in full.  Skipping the shared prefix matters:
+ * canonical integer keys share their first bytes, as do keys like
  * "user:...".  A search key that does not share the prefix at all sorts
  * before or after every key of the node; a leaf checks for that only when
  * the key was not found (a found key obviously shares it).
  *
- * Inserting: find the leaf, put the pointer in.  A full leaf splits in two
+ * Inserting: find the leaf, put the entry in.  A full leaf splits in two
  * and its parent gets the new right half plus a separator; a full parent
  * splits the same way, up to a new root.  Everything a split needs (nodes,
- * the separator) is allocated before the tree is touched, so running out of
- * memory leaves the tree exactly as it was.  A split normally halves the
- * node; at the very right edge of the tree (keys arriving in ascending
- * order) the old node stays full and the new one starts with only the new
- * key, and mirrored at the left edge, so sorted loads fill nodes completely.
+ * the area of the new leaf, the separator, the long key's block) is
+ * allocated before the tree is touched, so running out of memory leaves the
+ * tree exactly as it was.  A split normally halves the node; at the very
+ * right edge of the tree (keys arriving in ascending order) the old node
+ * stays full and the new one starts with only the new key, and mirrored at
+ * the left edge, so sorted loads fill nodes completely.  Sorted loads are
+ * also spared the search: the keydir remembers its last leaf, and a key
+ * greater than that leaf's last key goes straight there.
  *
- * Removing: take the pointer out of its leaf.  When a leaf and a neighbour
- * under the same parent hold LEAF_MAX / 2 keys or fewer between them, the
- * right one is emptied into the left one.  A node that becomes empty is
- * removed from its parent, and so on upwards; a root with a single child is
- * replaced by that child.  Inner nodes are never merged or rebalanced: that
- * is fine, because only inserts add levels, and a new level needs the root to
- * fill up with INNER_MAX children, each of which was once split from a full
- * node, so the height stays below log(keys ever inserted) / log(INNER_MAX /
- * 2) + 2 -- about 5 for a billion inserts.  Lookups and cursors only rely
- * on the separator invariant above and on "no leaf is empty except an empty
- * root", which removal keeps, so a sparse tree is slower at worst, never
- * wrong.
+ * Removing: take the entry out of its leaf.  When a leaf and a neighbour
+ * under the same parent hold LEAF_MAX / 2 keys (and LEAF_BYTES / 2 bytes)
+ * or fewer between them, the right one is emptied into the left one (if
+ * memory for that is short, they simply stay apart).  A node that becomes
+ * empty is removed from its parent, and so on upwards; a root with a single
+ * child is replaced by that child.  Inner nodes are never merged or
+ * rebalanced: that is fine, because only inserts add levels, and a new level
+ * needs the root to fill up with INNER_MAX children, each of which was once
+ * split from a full node, so the height stays below log(keys ever inserted)
+ * / log(INNER_MAX / 2) + 2 -- about 5 for a billion inserts.  Lookups and
+ * cursors only rely on the separator invariant above and on "no leaf is
+ * empty except an empty root", which removal keeps, so a sparse tree is
+ * slower at worst, never wrong.
+ *
+ * Updating: the new location is written over the old one.  Only when the
+ * expiry appears or goes away does the entry change length (by 8 bytes);
+ * then the rest of the area moves (and the area may have to grow, which is
+ * the one way an update can fail).  The leaf header stays where it is and
+ * no entry changes position, so an update is not a change of version.
  *
  * The version counter changes on every insert of a new key and every
- * removal, never on an in-place update.  A cursor remembers the version it
- * was made under; under any other version cdb_kd_cursor_entry returns NULL
- * and cdb_kd_cursor_next does nothing, so a stale cursor never reads freed
+ * removal, never on an update.  A cursor remembers the version it was made
+ * under; under any other version cdb_kd_cursor_get returns 0 and
+ * cdb_kd_cursor_next does nothing, so a stale cursor never reads freed
  * nodes (the caller re-seeks).
  *
  * Memory accounting (cdb_kd_bytes) does not ask the allocator: it estimates
@@ -73,10 +107,22 @@
 #include <string.h>
 
 enum {
-  LEAF_MAX = 64,  /* entry pointers per leaf */
-  INNER_MAX = 64, /* children per inner node */
-  MAX_HEIGHT = 32 /* inner levels; unreachable in practice (see above) */
+  LEAF_MAX = 64,        /* entries per leaf */
+  LEAF_BYTES = 8192,    /* a leaf whose entries would pass this splits */
+  AREA_STEP = 128,      /* a leaf's area grows and shrinks in these steps */
+  KEY_INLINE_MAX = 512, /* longer keys live in a heap block of their own */
+  INNER_MAX = 64,       /* children per inner node */
+  MAX_HEIGHT = 32,      /* inner levels; unreachable in practice (see above) */
+  LOC_BYTES = 13,       /* slot 4, offset 4, size 4, vtype 1 */
+  EXPIRY_BYTES = 8,
+  VARINT_MAX = 5, /* klen * 2 + 1 < 2^33 takes at most 5 bytes */
+  ENTRY_MAX = VARINT_MAX + KEY_INLINE_MAX + LOC_BYTES + EXPIRY_BYTES
 };
+
+_Static_assert(LEAF_MAX *ENTRY_MAX <= UINT16_MAX,
+               "a full leaf's area must be addressable with 16 bits");
+_Static_assert(KEY_INLINE_MAX >= sizeof(void *),
+               "a long key's pointer must not be longer than an inline key");
 
 /* A separator key: a prefix of some key, owned by its inner node. */
 typedef struct kd_sep {
@@ -85,11 +131,13 @@ typedef struct kd_sep {
 } kd_sep;
 
 typedef struct kd_leaf {
-  int n;         /* entries in use; 1..LEAF_MAX, 0 only for an empty root */
-  uint32_t plen; /* the keys e[0..n) all share their first plen bytes */
   struct kd_leaf *prev, *next;
-  uint32_t hint[LEAF_MAX]; /* hint[i] = key_hint(e[i], plen) */
-  cdb_entry *e[LEAF_MAX];  /* e[0..n) in strictly increasing key order */
+  unsigned char *area; /* cap bytes; the entries fill [0, used) */
+  uint32_t plen;       /* the keys all share their first plen bytes */
+  uint16_t n;          /* entries; 1..LEAF_MAX, 0 only for an empty root */
+  uint16_t used, cap;
+  uint32_t hint[LEAF_MAX]; /* hint[i] = key_hint(key i, plen) */
+  uint16_t off[LEAF_MAX];  /* entry i starts at area + off[i], increasing */
 } kd_leaf;
 
 typedef struct kd_inner {
@@ -102,6 +150,7 @@ typedef struct kd_inner {
 
 struct cdb_keydir {
   void *root;       /* a kd_leaf when height == 0, else a kd_inner */
+  kd_leaf *last;    /* the rightmost leaf, where ascending keys go */
   int height;       /* inner levels above the leaves */
   size_t count;     /* entries in all leaves */
   size_t bytes;     /* estimated heap bytes of everything we allocated */
@@ -137,29 +186,6 @@ static void kd_release(cdb_keydir *kd, void *p, size_t size) {
   free(p);
 }
 
-/* An entry is allocated with at least sizeof(cdb_entry) bytes, so that the
- * whole header is inside the block even for keys shorter than its padding. */
-static size_t entry_size(size_t klen) {
-  size_t size = offsetof(cdb_entry, key) + klen;
-  return size < sizeof(cdb_entry) ? sizeof(cdb_entry) : size;
-}
-
-static cdb_entry *entry_new(cdb_keydir *kd, const void *key, size_t klen,
-                            const cdb_loc *loc) {
-  cdb_entry *e = kd_alloc(kd, entry_size(klen));
-  if (!e)
-    return NULL;
-  e->loc = *loc;
-  e->klen = (uint32_t)klen;
-  if (klen)
-    memcpy(e->key, key, klen);
-  return e;
-}
-
-static void entry_free(cdb_keydir *kd, cdb_entry *e) {
-  kd_release(kd, e, entry_size(e->klen));
-}
-
 static size_t sep_size(size_t len) { return offsetof(kd_sep, bytes) + len; }
 
 static void sep_free(cdb_keydir *kd, kd_sep *s) {
@@ -170,9 +196,10 @@ static void sep_free(cdb_keydir *kd, kd_sep *s) {
 static kd_leaf *leaf_new(cdb_keydir *kd) {
   kd_leaf *leaf = kd_alloc(kd, sizeof *leaf);
   if (leaf) {
-    leaf->n = 0;
-    leaf->plen = 0;
     leaf->prev = leaf->next = NULL;
+    leaf->area = NULL;
+    leaf->plen = 0;
+    leaf->n = leaf->used = leaf->cap = 0;
   }
   return leaf;
 }
@@ -185,6 +212,161 @@ static kd_inner *inner_new(cdb_keydir *kd) {
     in->sep[0] = NULL;
   }
   return in;
+}
+
+/* ---- A leaf's area ------------------------------------------------------ */
+
+/* Gives the leaf's area exactly `cap` bytes (0: none); -1 (nothing changed)
+ * when out of memory. */
+static int area_resize(cdb_keydir *kd, kd_leaf *leaf, size_t cap) {
+  if (cap == leaf->cap)
+    return 0;
+  if (cap == 0) {
+    kd_release(kd, leaf->area, leaf->cap);
+    leaf->area = NULL;
+    leaf->cap = 0;
+    return 0;
+  }
+  unsigned char *p = realloc(leaf->area, cap);
+  if (!p)
+    return -1;
+  if (leaf->area)
+    kd->bytes -= alloc_cost(leaf->cap);
+  kd->bytes += alloc_cost(cap);
+  leaf->area = p;
+  leaf->cap = (uint16_t)cap;
+  return 0;
+}
+
+/* What an area holding `need` bytes is given: `need` rounded up to
+ * AREA_STEP, never past 16 bits (see the header comment). */
+static size_t area_cap_for(size_t need) {
+  size_t cap = (need + AREA_STEP - 1) / AREA_STEP * AREA_STEP;
+  return cap > UINT16_MAX ? UINT16_MAX : cap;
+}
+
+/* Makes room for `need` bytes of entries; -1 (nothing changed) when out of
+ * memory. */
+static int area_reserve(cdb_keydir *kd, kd_leaf *leaf, size_t need) {
+  if (need <= leaf->cap)
+    return 0;
+  return area_resize(kd, leaf, area_cap_for(need));
+}
+
+/* Gives back an empty area, or the free part of one that is a quarter
+ * empty.  Shrinking never needs memory; should realloc still fail, the
+ * area just stays as it is. */
+static void area_trim(cdb_keydir *kd, kd_leaf *leaf) {
+  size_t used = leaf->used, cap = leaf->cap;
+  if (used == 0)
+    area_resize(kd, leaf, 0);
+  else if (cap - used > used / 4 + 64)
+    (void)area_resize(kd, leaf, area_cap_for(used));
+}
+
+/* ---- Entries: encoding and decoding ------------------------------------- */
+
+static void put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static size_t varint_put(unsigned char *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (unsigned char)v;
+  return n;
+}
+
+static size_t varint_get(const unsigned char *p, uint64_t *v) {
+  uint64_t value = 0;
+  size_t n = 0;
+  int shift = 0;
+  do {
+    value |= (uint64_t)(p[n] & 0x7f) << shift;
+    shift += 7;
+  } while (p[n++] & 0x80);
+  *v = value;
+  return n;
+}
+
+/* An entry as read from the bytes of a leaf. */
+typedef struct kd_entry {
+  const unsigned char *key; /* in the entry, or a long key's own block */
+  size_t klen;
+  unsigned char *loc; /* the packed location, inside the entry */
+  int has_expiry;
+  size_t size; /* bytes of the whole entry */
+} kd_entry;
+
+static void entry_read(unsigned char *p, kd_entry *e) {
+  uint64_t head;
+  size_t at = varint_get(p, &head);
+  e->klen = (size_t)(head >> 1);
+  e->has_expiry = (int)(head & 1);
+  if (e->klen > KEY_INLINE_MAX) {
+    memcpy(&e->key, p + at, sizeof e->key);
+    at += sizeof e->key;
+  } else {
+    e->key = p + at;
+    at += e->klen;
+  }
+  e->loc = p + at;
+  e->size = at + LOC_BYTES + (e->has_expiry ? EXPIRY_BYTES : 0);
+}
+
+static void loc_write(unsigned char *p, const cdb_loc *loc) {
+  put_le(p, loc->slot, 4);
+  put_le(p + 4, loc->offset, 4);
+  put_le(p + 8, loc->size, 4);
+  p[12] = loc->vtype;
+  if (loc->expiry != 0)
+    put_le(p + LOC_BYTES, loc->expiry, 8);
+}
+
+static void loc_read(const kd_entry *e, cdb_loc *loc) {
+  const unsigned char *p = e->loc;
+  loc->slot = (uint32_t)get_le(p, 4);
+  loc->offset = (uint32_t)get_le(p + 4, 4);
+  loc->size = (uint32_t)get_le(p + 8, 4);
+  loc->vtype = p[12];
+  loc->expiry = e->has_expiry ? get_le(p + LOC_BYTES, 8) : 0;
+}
+
+/* Encodes an entry into p (ENTRY_MAX bytes) and returns its size.  For a
+ * key longer than KEY_INLINE_MAX, `key` is the key's own block, which the
+ * entry points to. */
+static size_t entry_write(unsigned char *p, const unsigned char *key,
+                          size_t klen, const cdb_loc *loc) {
+  size_t at = varint_put(p, (uint64_t)klen * 2 + (loc->expiry != 0));
+  if (klen > KEY_INLINE_MAX) {
+    memcpy(p + at, &key, sizeof key);
+    at += sizeof key;
+  } else if (klen > 0) {
+    memcpy(p + at, key, klen);
+    at += klen;
+  }
+  loc_write(p + at, loc);
+  return at + LOC_BYTES + (loc->expiry != 0 ? EXPIRY_BYTES : 0);
+}
+
+static void leaf_entry(const kd_leaf *leaf, int i, kd_entry *e) {
+  entry_read(leaf->area + leaf->off[i], e);
+}
+
+/* Where entry i of the leaf starts; i == n: where the entries end. */
+static size_t leaf_offset(const kd_leaf *leaf, int i) {
+  return i < leaf->n ? leaf->off[i] : leaf->used;
 }
 
 /* ---- Comparing keys, prefixes and hints --------------------------------- */
@@ -228,10 +410,6 @@ static uint32_t key_hint(const unsigned char *key, size_t klen, size_t plen) {
   return hint;
 }
 
-static uint32_t entry_hint(const cdb_entry *e, size_t plen) {
-  return key_hint(e->key, e->klen, plen);
-}
-
 /* In the increasing hint[lo..hi), narrows [lo, hi) to the slots whose hint
  * equals h: before *lo all are smaller, from *hi on all are larger. */
 static void hint_span(const uint32_t *hint, int *lo, int *hi, uint32_t h) {
@@ -265,11 +443,12 @@ static int leaf_search(const kd_leaf *leaf, const unsigned char *key,
   if (leaf->n == 0)
     return 0;
   int lo = 0, hi = leaf->n;
+  kd_entry e;
   hint_span(leaf->hint, &lo, &hi, key_hint(key, klen, leaf->plen));
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
-    const cdb_entry *e = leaf->e[mid];
-    int c = key_cmp(e->key, e->klen, key, klen);
+    leaf_entry(leaf, mid, &e);
+    int c = key_cmp(e.key, e.klen, key, klen);
     if (c == 0) {
       *found = 1;
       return mid;
@@ -280,8 +459,8 @@ static int leaf_search(const kd_leaf *leaf, const unsigned char *key,
       hi = mid;
   }
   /* Not here.  The hints placed it right if it shares the leaf's prefix. */
-  const cdb_entry *first = leaf->e[0];
-  int side = prefix_cmp(key, klen, first->key, leaf->plen);
+  leaf_entry(leaf, 0, &e);
+  int side = prefix_cmp(key, klen, e.key, leaf->plen);
   return side < 0 ? 0 : side > 0 ? leaf->n : lo;
 }
 
@@ -330,75 +509,65 @@ static void find_path(const cdb_keydir *kd, const unsigned char *key,
   path->leaf = node;
 }
 
+/* The path to the last leaf: always the last child, no comparing. */
+static void last_path(const cdb_keydir *kd, kd_path *path) {
+  void *node = kd->root;
+  for (int level = 0; level < kd->height; level++) {
+    kd_inner *in = node;
+    path->inner[level] = in;
+    path->idx[level] = in->n - 1;
+    node = in->child[in->n - 1];
+  }
+  path->leaf = node;
+}
+
+/* Whether key goes after every key of the keydir (which is not empty). */
+static int after_last_key(const cdb_keydir *kd, const unsigned char *key,
+                          size_t klen) {
+  const kd_leaf *last = kd->last;
+  if (last->n == 0)
+    return 0;
+  kd_entry e;
+  leaf_entry(last, last->n - 1, &e);
+  return key_cmp(key, klen, e.key, e.klen) > 0;
+}
+
 /* ---- Keeping hints right ------------------------------------------------ */
 
-/* Entries with hints, as a leaf holds them: the arrays may be a leaf's or a
- * scratch copy one slot longer during a split. */
-typedef struct kd_slots {
-  uint32_t *hint;
-  cdb_entry **e;
-  int n;
-  uint32_t plen;
-} kd_slots;
-
-/* Sets plen to the longest prefix all entries share (first and last have
- * the shortest in common, the entries being sorted) and recomputes the
- * hints if it changed, or always when `force`. */
-static void slots_rehint(kd_slots *s, int force) {
+/* Sets plen to the longest prefix all keys of the leaf share (first and
+ * last have the shortest in common, the keys being sorted) and recomputes
+ * the hints if it changed, or always when `force`. */
+static void leaf_rehint(kd_leaf *leaf, int force) {
   uint32_t plen = 0;
-  if (s->n > 0) {
-    const cdb_entry *first = s->e[0], *last = s->e[s->n - 1];
-    plen =
-        (uint32_t)common_prefix(first->key, first->klen, last->key, last->klen);
+  kd_entry first, e;
+  if (leaf->n > 0) {
+    leaf_entry(leaf, 0, &first);
+    leaf_entry(leaf, leaf->n - 1, &e);
+    plen = (uint32_t)common_prefix(first.key, first.klen, e.key, e.klen);
   }
-  if (plen == s->plen && !force)
+  if (plen == leaf->plen && !force)
     return;
-  s->plen = plen;
-  for (int i = 0; i < s->n; i++)
-    s->hint[i] = entry_hint(s->e[i], plen);
+  leaf->plen = plen;
+  for (int i = 0; i < leaf->n; i++) {
+    leaf_entry(leaf, i, &e);
+    leaf->hint[i] = key_hint(e.key, e.klen, plen);
+  }
 }
 
-/* Puts e at pos (room for it is there).  When e does not share the prefix
+/* The hint of the new entry at pos; when its key does not share the prefix
  * of the others, the prefix shrinks and all hints are recomputed. */
-static void slots_insert(kd_slots *s, int pos, cdb_entry *e) {
-  memmove(&s->e[pos + 1], &s->e[pos], (size_t)(s->n - pos) * sizeof s->e[0]);
-  memmove(&s->hint[pos + 1], &s->hint[pos],
-          (size_t)(s->n - pos) * sizeof s->hint[0]);
-  s->e[pos] = e;
-  s->n++;
-  if (s->n == 1) {
-    slots_rehint(s, 1);
+static void leaf_hint_new(kd_leaf *leaf, int pos) {
+  kd_entry e, other;
+  if (leaf->n == 1) {
+    leaf_rehint(leaf, 1);
     return;
   }
-  const cdb_entry *other = s->e[pos == 0 ? 1 : 0]; /* has the prefix */
-  if (prefix_cmp(e->key, e->klen, other->key, s->plen) != 0)
-    slots_rehint(s, 1);
+  leaf_entry(leaf, pos, &e);
+  leaf_entry(leaf, pos == 0 ? 1 : 0, &other); /* has the prefix */
+  if (prefix_cmp(e.key, e.klen, other.key, leaf->plen) != 0)
+    leaf_rehint(leaf, 1);
   else
-    s->hint[pos] = entry_hint(e, s->plen);
-}
-
-static kd_slots leaf_slots(kd_leaf *leaf) {
-  kd_slots s = {leaf->hint, leaf->e, leaf->n, leaf->plen};
-  return s;
-}
-
-static void leaf_take_slots(kd_leaf *leaf, const kd_slots *s) {
-  leaf->n = s->n;
-  leaf->plen = s->plen;
-}
-
-static void leaf_insert_at(kd_leaf *leaf, int pos, cdb_entry *e) {
-  kd_slots s = leaf_slots(leaf);
-  slots_insert(&s, pos, e);
-  leaf_take_slots(leaf, &s);
-}
-
-static void leaf_remove_at(kd_leaf *leaf, int pos) {
-  int after = leaf->n - pos - 1;
-  memmove(&leaf->e[pos], &leaf->e[pos + 1], (size_t)after * sizeof leaf->e[0]);
-  memmove(&leaf->hint[pos], &leaf->hint[pos + 1],
-          (size_t)after * sizeof leaf->hint[0]);
-  leaf->n--; /* the rest still share the prefix */
+    leaf->hint[pos] = key_hint(e.key, e.klen, leaf->plen);
 }
 
 /* Inner nodes change once per leaf split at most, and their separators are
@@ -414,6 +583,95 @@ static void inner_rehint(kd_inner *in) {
     in->hint[i] = key_hint(in->sep[i]->bytes, in->sep[i]->len, in->plen);
 }
 
+/* ---- Changing a leaf ---------------------------------------------------- */
+
+/* Adds the offsets from entry `from` on by `delta` (which may be negative,
+ * as a size difference). */
+static void shift_offsets(kd_leaf *leaf, int from, size_t delta) {
+  for (int i = from; i < leaf->n; i++)
+    leaf->off[i] = (uint16_t)(leaf->off[i] + delta);
+}
+
+/* Puts the encoded entry (size bytes) at pos; the area has room for it and
+ * the leaf has a free slot. */
+static void leaf_insert_at(kd_leaf *leaf, int pos, const unsigned char *entry,
+                           size_t size) {
+  size_t at = leaf_offset(leaf, pos);
+  int after = leaf->n - pos;
+  memmove(leaf->area + at + size, leaf->area + at, leaf->used - at);
+  memcpy(leaf->area + at, entry, size);
+  memmove(&leaf->off[pos + 1], &leaf->off[pos],
+          (size_t)after * sizeof leaf->off[0]);
+  memmove(&leaf->hint[pos + 1], &leaf->hint[pos],
+          (size_t)after * sizeof leaf->hint[0]);
+  leaf->off[pos] = (uint16_t)at;
+  leaf->n++;
+  leaf->used = (uint16_t)(leaf->used + size);
+  shift_offsets(leaf, pos + 1, size);
+  leaf_hint_new(leaf, pos);
+}
+
+/* Takes entry pos out (a long key's block is the caller's to free).  The
+ * rest still share the prefix. */
+static void leaf_remove_at(kd_leaf *leaf, int pos) {
+  size_t at = leaf->off[pos], end = leaf_offset(leaf, pos + 1);
+  int after = leaf->n - pos - 1;
+  memmove(leaf->area + at, leaf->area + end, leaf->used - end);
+  memmove(&leaf->off[pos], &leaf->off[pos + 1],
+          (size_t)after * sizeof leaf->off[0]);
+  memmove(&leaf->hint[pos], &leaf->hint[pos + 1],
+          (size_t)after * sizeof leaf->hint[0]);
+  leaf->n--;
+  leaf->used = (uint16_t)(leaf->used - (end - at));
+  shift_offsets(leaf, pos, (size_t)0 - (end - at));
+}
+
+/* Replaces entry pos by the encoded entry (same key, size bytes); the area
+ * has room for it. */
+static void leaf_replace_at(kd_leaf *leaf, int pos, const unsigned char *entry,
+                            size_t size) {
+  size_t at = leaf->off[pos], end = leaf_offset(leaf, pos + 1);
+  memmove(leaf->area + at + size, leaf->area + end, leaf->used - end);
+  memcpy(leaf->area + at, entry, size);
+  leaf->used = (uint16_t)(leaf->used - (end - at) + size);
+  shift_offsets(leaf, pos + 1, size - (end - at));
+}
+
+/* Moves entries [from, n) of `leaf` to the empty leaf `right`, whose area
+ * has room for them.  Both keep the old prefix and hints, still right. */
+static void leaf_move_tail(kd_leaf *leaf, int from, kd_leaf *right) {
+  size_t at = leaf_offset(leaf, from), bytes = leaf->used - at;
+  int moved = leaf->n - from;
+  if (bytes > 0)
+    memcpy(right->area, leaf->area + at, bytes);
+  for (int i = 0; i < moved; i++) {
+    right->off[i] = (uint16_t)(leaf->off[from + i] - at);
+    right->hint[i] = leaf->hint[from + i];
+  }
+  right->n = (uint16_t)moved;
+  right->used = (uint16_t)bytes;
+  right->plen = leaf->plen;
+  leaf->n = (uint16_t)from;
+  leaf->used = (uint16_t)at;
+}
+
+/* Frees a long key's block when the entry has one. */
+static void entry_release(cdb_keydir *kd, const kd_entry *e) {
+  if (e->klen > KEY_INLINE_MAX)
+    kd_release(kd, (void *)e->key, e->klen);
+}
+
+/* A leaf, its area and its long keys. */
+static void leaf_free(cdb_keydir *kd, kd_leaf *leaf) {
+  kd_entry e;
+  for (int i = 0; i < leaf->n; i++) {
+    leaf_entry(leaf, i, &e);
+    entry_release(kd, &e);
+  }
+  kd_release(kd, leaf->area, leaf->cap);
+  kd_release(kd, leaf, sizeof *leaf);
+}
+
 /* ---- Creating and freeing the keydir ------------------------------------ */
 
 cdb_keydir *cdb_kd_new(void) {
@@ -424,7 +682,7 @@ cdb_keydir *cdb_kd_new(void) {
   kd->count = 0;
   kd->version = 0;
   kd->bytes = alloc_cost(sizeof *kd);
-  kd->root = leaf_new(kd);
+  kd->root = kd->last = leaf_new(kd);
   if (!kd->root) {
     free(kd);
     return NULL;
@@ -434,10 +692,7 @@ cdb_keydir *cdb_kd_new(void) {
 
 static void free_subtree(cdb_keydir *kd, void *node, int levels_below) {
   if (levels_below == 0) {
-    kd_leaf *leaf = node;
-    for (int i = 0; i < leaf->n; i++)
-      entry_free(kd, leaf->e[i]);
-    kd_release(kd, leaf, sizeof *leaf);
+    leaf_free(kd, node);
     return;
   }
   kd_inner *in = node;
@@ -457,11 +712,19 @@ void cdb_kd_free(cdb_keydir *kd) {
 
 /* ---- Lookups ------------------------------------------------------------ */
 
-cdb_entry *cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen) {
+int cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen,
+                cdb_loc *loc) {
   const kd_leaf *leaf = find_leaf(kd, key, klen);
   int found;
   int pos = leaf_search(leaf, key, klen, &found);
-  return found ? leaf->e[pos] : NULL;
+  if (!found)
+    return 0;
+  if (loc) {
+    kd_entry e;
+    leaf_entry(leaf, pos, &e);
+    loc_read(&e, loc);
+  }
+  return 1;
 }
 
 size_t cdb_kd_count(const cdb_keydir *kd) { return kd->count; }
@@ -476,7 +739,9 @@ uint64_t cdb_kd_version(const cdb_keydir *kd) { return kd->version; }
  * the last of them possibly a new root; all allocated before the tree
  * changes. */
 typedef struct kd_spare {
-  kd_leaf *leaf;
+  kd_leaf *leaf;            /* the new right leaf, with its area */
+  unsigned char *left_area; /* a new area for the old leaf ... */
+  size_t left_cap;          /* ... of this many bytes */
   kd_sep *sep;
   kd_inner *inner[MAX_HEIGHT + 1];
   int inner_count;
@@ -484,8 +749,8 @@ typedef struct kd_spare {
 
 /* The shortest prefix of `right` that is still greater than `left`
  * (left < right), as a new separator. */
-static kd_sep *sep_between(cdb_keydir *kd, const cdb_entry *left,
-                           const cdb_entry *right) {
+static kd_sep *sep_between(cdb_keydir *kd, const kd_entry *left,
+                           const kd_entry *right) {
   size_t lcp = common_prefix(left->key, left->klen, right->key, right->klen);
   size_t len = lcp + 1; /* right is longer than lcp, since left < right */
   kd_sep *s = kd_alloc(kd, sep_size(len));
@@ -527,7 +792,9 @@ static int at_right_edge(const kd_path *path, int level) {
 }
 
 static void spare_free(cdb_keydir *kd, kd_spare *spare) {
-  kd_release(kd, spare->leaf, sizeof *spare->leaf);
+  if (spare->leaf)
+    leaf_free(kd, spare->leaf);
+  kd_release(kd, spare->left_area, spare->left_cap);
   sep_free(kd, spare->sep);
   for (int i = 0; i < spare->inner_count; i++)
     kd_release(kd, spare->inner[i], sizeof *spare->inner[i]);
@@ -545,15 +812,21 @@ static int inner_nodes_needed(const cdb_keydir *kd, const kd_path *path) {
   return needed + 1;
 }
 
-/* Allocates all a leaf split needs; -1 (and nothing allocated) when memory
- * runs out or the tree would grow past MAX_HEIGHT. */
-static int spare_alloc(cdb_keydir *kd, const kd_path *path, cdb_entry *left,
-                       cdb_entry *right, kd_spare *spare) {
+/* Allocates all a leaf split needs: the new leaf with an area for
+ * `right_bytes`, a new area for the `left_bytes` the old leaf keeps, the
+ * separator between the keys `left` and `right`, the inner nodes; -1 (and
+ * nothing allocated) when memory runs out or the tree would grow past
+ * MAX_HEIGHT. */
+static int spare_alloc(cdb_keydir *kd, const kd_path *path,
+                       const kd_entry *left, const kd_entry *right,
+                       size_t left_bytes, size_t right_bytes, kd_spare *spare) {
   int needed = inner_nodes_needed(kd, path);
   if (needed > MAX_HEIGHT)
     return -1;
   spare->inner_count = 0;
   spare->leaf = leaf_new(kd);
+  spare->left_cap = area_cap_for(left_bytes);
+  spare->left_area = kd_alloc(kd, spare->left_cap);
   spare->sep = sep_between(kd, left, right);
   for (int i = 0; i < needed; i++) {
     spare->inner[i] = inner_new(kd);
@@ -561,7 +834,9 @@ static int spare_alloc(cdb_keydir *kd, const kd_path *path, cdb_entry *left,
       break;
     spare->inner_count++;
   }
-  if (spare->leaf && spare->sep && spare->inner_count == needed)
+  if (spare->leaf && spare->left_area && spare->sep &&
+      spare->inner_count == needed &&
+      area_reserve(kd, spare->leaf, right_bytes) == 0)
     return 0;
   spare_free(kd, spare);
   return -1;
@@ -612,31 +887,6 @@ static kd_sep *inner_split(kd_inner *in, int after, kd_sep *sep, void *child,
   return seps[m];
 }
 
-/* Moves the upper part of the leaf's entries plus `e` (LEAF_MAX + 1 in all,
- * in `all`, sharing all->plen) into the empty leaf `right`: the left keeps
- * the first m.  Each half then keeps the shared prefix unless its own is
- * longer. */
-static void leaf_split(kd_leaf *leaf, const kd_slots *all, int m,
-                       kd_leaf *right) {
-  kd_slots left = {leaf->hint, leaf->e, m, all->plen};
-  memcpy(left.e, all->e, (size_t)m * sizeof all->e[0]);
-  memcpy(left.hint, all->hint, (size_t)m * sizeof all->hint[0]);
-  slots_rehint(&left, 0);
-  leaf_take_slots(leaf, &left);
-
-  kd_slots rest = {right->hint, right->e, all->n - m, all->plen};
-  memcpy(rest.e, all->e + m, (size_t)rest.n * sizeof all->e[0]);
-  memcpy(rest.hint, all->hint + m, (size_t)rest.n * sizeof all->hint[0]);
-  slots_rehint(&rest, 0);
-  leaf_take_slots(right, &rest);
-
-  right->prev = leaf;
-  right->next = leaf->next;
-  if (leaf->next)
-    leaf->next->prev = right;
-  leaf->next = right;
-}
-
 /* Hands the new node `new_node` (right of `left_node`, from `sep` on) up
  * the path, splitting full ancestors with the spare nodes on the way; at the
  * top, a new root. */
@@ -666,55 +916,141 @@ static void insert_upwards(cdb_keydir *kd, const kd_path *path, kd_spare *spare,
   kd->height++;
 }
 
-/* Splits path->leaf, which is full, while inserting `e` at `pos`, then
- * hands the new leaf up the path.  -1 when out of memory (nothing changed
- * then). */
-static int insert_with_split(cdb_keydir *kd, const kd_path *path, int pos,
-                             cdb_entry *e) {
-  kd_leaf *leaf = path->leaf;
-  uint32_t hints[LEAF_MAX + 1];
-  cdb_entry *entries[LEAF_MAX + 1];
-  kd_slots all = {hints, entries, leaf->n, leaf->plen};
-  memcpy(entries, leaf->e, sizeof leaf->e);
-  memcpy(hints, leaf->hint, sizeof leaf->hint);
-  slots_insert(&all, pos, e);
+/* Entry i of the leaf as it will be once `entry` is in at pos. */
+static void entry_with_new(const kd_leaf *leaf, int pos, unsigned char *entry,
+                           int i, kd_entry *e) {
+  if (i == pos)
+    entry_read(entry, e);
+  else
+    leaf_entry(leaf, i < pos ? i : i - 1, e);
+}
 
-  int m = split_point(LEAF_MAX, !leaf->next && pos == LEAF_MAX,
+/* Moves the entries of the leaf into the new area `area` of `cap` bytes
+ * and frees the old one. */
+static void area_replace(cdb_keydir *kd, kd_leaf *leaf, unsigned char *area,
+                         size_t cap) {
+  if (leaf->used > 0)
+    memcpy(area, leaf->area, leaf->used);
+  kd_release(kd, leaf->area, leaf->cap);
+  leaf->area = area;
+  leaf->cap = (uint16_t)cap;
+}
+
+/* Splits path->leaf, which is full, while inserting the encoded `entry` at
+ * `pos`, then hands the new leaf up the path.  -1 when out of memory
+ * (nothing changed then).  Both halves get new areas of their size, and
+ * the old area goes back to malloc whole: shrinking it in place would leave
+ * a hole behind it that only smaller blocks can use, and such holes add up
+ * to more than the slack of new areas. */
+static int insert_with_split(cdb_keydir *kd, const kd_path *path, int pos,
+                             unsigned char *entry, size_t size) {
+  kd_leaf *leaf = path->leaf;
+  int m = split_point(leaf->n, !leaf->next && pos == leaf->n,
                       !leaf->prev && pos == 0);
+  int goes_left = pos < m;
+  int from = goes_left ? m - 1 : m; /* the first old entry to move right */
+  size_t keep = leaf_offset(leaf, from), moved = leaf->used - keep;
+  kd_entry left_key, right_key;
+  entry_with_new(leaf, pos, entry, m - 1, &left_key);
+  entry_with_new(leaf, pos, entry, m, &right_key);
   kd_spare spare;
-  if (spare_alloc(kd, path, entries[m - 1], entries[m], &spare) != 0)
+  if (spare_alloc(kd, path, &left_key, &right_key,
+                  keep + (goes_left ? size : 0), moved + (goes_left ? 0 : size),
+                  &spare) != 0)
     return -1;
   /* From here on nothing can fail. */
-  leaf_split(leaf, &all, m, spare.leaf);
-  insert_upwards(kd, path, &spare, leaf, spare.sep, spare.leaf);
+  kd_leaf *right = spare.leaf;
+  leaf_move_tail(leaf, from, right);
+  area_replace(kd, leaf, spare.left_area, spare.left_cap);
+  if (goes_left)
+    leaf_insert_at(leaf, pos, entry, size);
+  else
+    leaf_insert_at(right, pos - m, entry, size);
+  leaf_rehint(leaf, 0);
+  leaf_rehint(right, 0);
+  right->prev = leaf;
+  right->next = leaf->next;
+  if (leaf->next)
+    leaf->next->prev = right;
+  else
+    kd->last = right;
+  leaf->next = right;
+  insert_upwards(kd, path, &spare, leaf, spare.sep, right);
+  return 0;
+}
+
+/* Whether the leaf takes one more entry of `size` bytes without a split. */
+static int leaf_has_room(const kd_leaf *leaf, size_t size) {
+  return leaf->n < LEAF_MAX &&
+         (leaf->n == 0 || leaf->used + size <= LEAF_BYTES);
+}
+
+/* Inserts the absent key at pos of path->leaf.  -1 when out of memory
+ * (nothing changed then). */
+static int insert_new(cdb_keydir *kd, const kd_path *path, int pos,
+                      const unsigned char *key, size_t klen,
+                      const cdb_loc *loc) {
+  unsigned char entry[ENTRY_MAX], *block = NULL;
+  if (klen > KEY_INLINE_MAX) { /* the entry will point to a copy */
+    if (klen > UINT32_MAX || !(block = kd_alloc(kd, klen)))
+      return -1;
+    memcpy(block, key, klen);
+    key = block;
+  }
+  size_t size = entry_write(entry, key, klen, loc);
+  kd_leaf *leaf = path->leaf;
+  int rc;
+  if (leaf_has_room(leaf, size)) {
+    rc = area_reserve(kd, leaf, leaf->used + size);
+    if (rc == 0)
+      leaf_insert_at(leaf, pos, entry, size);
+  } else {
+    rc = insert_with_split(kd, path, pos, entry, size);
+  }
+  if (rc != 0)
+    kd_release(kd, block, klen);
+  return rc;
+}
+
+/* Writes loc over the location of entry pos.  Only when the expiry comes or
+ * goes does the entry change size; then the area may need to grow: -1
+ * (nothing changed) when out of memory. */
+static int update_at(cdb_keydir *kd, kd_leaf *leaf, int pos, const cdb_loc *loc,
+                     cdb_loc *old) {
+  kd_entry e;
+  leaf_entry(leaf, pos, &e);
+  cdb_loc prev;
+  loc_read(&e, &prev);
+  if (e.has_expiry == (loc->expiry != 0)) {
+    loc_write(e.loc, loc);
+  } else {
+    unsigned char entry[ENTRY_MAX];
+    size_t size = entry_write(entry, e.key, e.klen, loc);
+    if (area_reserve(kd, leaf, leaf->used - e.size + size) != 0)
+      return -1;
+    leaf_replace_at(leaf, pos, entry, size);
+  }
+  if (old)
+    *old = prev;
   return 0;
 }
 
 int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen, const cdb_loc *loc,
                cdb_loc *old) {
   kd_path path;
-  find_path(kd, key, klen, &path);
-  kd_leaf *leaf = path.leaf;
-  int found;
-  int pos = leaf_search(leaf, key, klen, &found);
-  if (found) {
-    cdb_entry *e = leaf->e[pos];
-    if (old)
-      *old = e->loc;
-    e->loc = *loc;
-    return 0;
+  int found, pos;
+  if (after_last_key(kd, key, klen)) { /* ascending loads: no search */
+    last_path(kd, &path);
+    pos = path.leaf->n;
+    found = 0;
+  } else {
+    find_path(kd, key, klen, &path);
+    pos = leaf_search(path.leaf, key, klen, &found);
   }
-  if (klen > UINT32_MAX)
+  if (found)
+    return update_at(kd, path.leaf, pos, loc, old);
+  if (insert_new(kd, &path, pos, key, klen, loc) != 0)
     return -1;
-  cdb_entry *e = entry_new(kd, key, klen, loc);
-  if (!e)
-    return -1;
-  if (leaf->n < LEAF_MAX) {
-    leaf_insert_at(leaf, pos, e);
-  } else if (insert_with_split(kd, &path, pos, e) != 0) {
-    entry_free(kd, e);
-    return -1;
-  }
   kd->count++;
   kd->version++;
   return 1;
@@ -760,7 +1096,9 @@ static void remove_empty_leaf(cdb_keydir *kd, const kd_path *path) {
     leaf->prev->next = leaf->next;
   if (leaf->next)
     leaf->next->prev = leaf->prev;
-  kd_release(kd, leaf, sizeof *leaf);
+  else
+    kd->last = leaf->prev;
+  leaf_free(kd, leaf);
   for (int level = kd->height - 1; level >= 0; level--) {
     kd_inner *in = path->inner[level];
     inner_remove_at(kd, in, path->idx[level]);
@@ -776,28 +1114,34 @@ static int leaves_sparse(const kd_inner *parent, int i) {
   if (i < 1 || i >= parent->n)
     return 0;
   const kd_leaf *left = parent->child[i - 1], *right = parent->child[i];
-  return left->n + right->n <= LEAF_MAX / 2;
+  return left->n + right->n <= LEAF_MAX / 2 &&
+         left->used + right->used <= LEAF_BYTES / 2;
 }
 
-/* Moves every entry of `right` to the end of `left`, its neighbour. */
-static void leaf_merge(kd_leaf *left, kd_leaf *right) {
-  memcpy(left->e + left->n, right->e, (size_t)right->n * sizeof right->e[0]);
-  kd_slots s = leaf_slots(left);
-  s.n += right->n;
-  slots_rehint(&s, 1);
-  leaf_take_slots(left, &s);
-  right->n = 0;
+/* Moves every entry of `right` to the end of `left`, its neighbour; -1
+ * (nothing changed) when there is no memory to grow left's area. */
+static int leaf_merge(cdb_keydir *kd, kd_leaf *left, kd_leaf *right) {
+  if (area_reserve(kd, left, (size_t)left->used + right->used) != 0)
+    return -1;
+  memcpy(left->area + left->used, right->area, right->used);
+  for (int i = 0; i < right->n; i++)
+    left->off[left->n + i] = (uint16_t)(left->used + right->off[i]);
+  left->n = (uint16_t)(left->n + right->n);
+  left->used = (uint16_t)(left->used + right->used);
+  leaf_rehint(left, 1);
+  right->n = right->used = 0; /* its long keys are left's now */
+  return 0;
 }
 
 /* After a removal from path->leaf: when it and a neighbour under the same
  * parent fit in half a leaf together, moves the right one's entries into the
- * left one and removes the right one.  Keeps the invariant that neighbours
- * under one parent hold more than LEAF_MAX / 2 keys together, so leaves do
- * not thin out under deletes.  (Moving left into right would break the
- * separator between them; right into left only widens the left range.) */
-static void merge_if_sparse(cdb_keydir *kd, kd_path *path) {
+ * left one and removes the right one; returns whether it did.  Keeps
+ * neighbours under one parent from thinning out under deletes.  (Moving
+ * left into right would break the separator between them; right into left
+ * only widens the left range.) */
+static int merge_if_sparse(cdb_keydir *kd, kd_path *path) {
   if (kd->height == 0)
-    return;
+    return 0;
   kd_inner *parent = path->inner[kd->height - 1];
   int i = path->idx[kd->height - 1], right_i;
   if (leaves_sparse(parent, i))
@@ -805,11 +1149,13 @@ static void merge_if_sparse(cdb_keydir *kd, kd_path *path) {
   else if (leaves_sparse(parent, i + 1))
     right_i = i + 1;
   else
-    return;
-  leaf_merge(parent->child[right_i - 1], parent->child[right_i]);
+    return 0;
+  if (leaf_merge(kd, parent->child[right_i - 1], parent->child[right_i]) != 0)
+    return 0;
   path->idx[kd->height - 1] = right_i;
   path->leaf = parent->child[right_i];
   remove_empty_leaf(kd, path);
+  return 1;
 }
 
 int cdb_kd_del(cdb_keydir *kd, const void *key, size_t klen, cdb_loc *old) {
@@ -820,17 +1166,18 @@ int cdb_kd_del(cdb_keydir *kd, const void *key, size_t klen, cdb_loc *old) {
   int pos = leaf_search(leaf, key, klen, &found);
   if (!found)
     return 0;
-  cdb_entry *e = leaf->e[pos];
+  kd_entry e;
+  leaf_entry(leaf, pos, &e);
   if (old)
-    *old = e->loc;
-  entry_free(kd, e);
+    loc_read(&e, old);
+  entry_release(kd, &e);
   leaf_remove_at(leaf, pos);
   kd->count--;
   kd->version++;
   if (leaf->n == 0 && kd->height > 0)
     remove_empty_leaf(kd, &path);
-  else
-    merge_if_sparse(kd, &path);
+  else if (!merge_if_sparse(kd, &path))
+    area_trim(kd, leaf);
   return 1;
 }
 
@@ -862,11 +1209,22 @@ void cdb_kd_seek(const cdb_keydir *kd, const void *key, size_t klen,
   cursor_settle(leaf, pos, cur);
 }
 
-cdb_entry *cdb_kd_cursor_entry(const cdb_keydir *kd, const cdb_kd_cursor *cur) {
+int cdb_kd_cursor_get(const cdb_keydir *kd, const cdb_kd_cursor *cur,
+                      const unsigned char **key, size_t *klen, cdb_loc *loc) {
   if (cur->version != kd->version || !cur->node)
-    return NULL;
+    return 0;
   const kd_leaf *leaf = cur->node;
-  return cur->pos < leaf->n ? leaf->e[cur->pos] : NULL;
+  if (cur->pos >= leaf->n)
+    return 0;
+  kd_entry e;
+  leaf_entry(leaf, cur->pos, &e);
+  if (key)
+    *key = e.key;
+  if (klen)
+    *klen = e.klen;
+  if (loc)
+    loc_read(&e, loc);
+  return 1;
 }
 
 void cdb_kd_cursor_next(const cdb_keydir *kd, cdb_kd_cursor *cur) {

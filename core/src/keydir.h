@@ -7,10 +7,10 @@
  * for an integer its 8 bytes big-endian with the sign bit flipped, for bytes
  * the bytes themselves.  The keydir knows nothing of that.
  *
- * The keydir owns its entries: cdb_kd_set copies the key.  A pointer to an
- * entry stays valid until the entry is removed or the keydir is freed;
- * updating the position of an existing key (cdb_kd_set on a present key)
- * changes the entry in place and does not move it.
+ * The keydir owns its keys: cdb_kd_set copies them.  Entries are packed
+ * into the tree's nodes and move when the tree changes, so the keydir hands
+ * out copies of locations, never pointers to its entries; a key pointer
+ * from cdb_kd_cursor_get is good only until the next change of the keydir.
  */
 #ifndef CASKDB_KEYDIR_H
 #define CASKDB_KEYDIR_H
@@ -27,12 +27,6 @@ typedef struct cdb_loc {
   uint64_t expiry; /* ms since the epoch, 0 = never */
 } cdb_loc;
 
-typedef struct cdb_entry {
-  cdb_loc loc;
-  uint32_t klen;
-  unsigned char key[]; /* klen bytes */
-} cdb_entry;
-
 typedef struct cdb_keydir cdb_keydir;
 
 /* A position in the keydir.  Valid while cdb_kd_version() is unchanged. */
@@ -46,13 +40,16 @@ typedef struct cdb_kd_cursor {
 cdb_keydir *cdb_kd_new(void);
 void cdb_kd_free(cdb_keydir *kd);
 
-/* The entry of `key`, or NULL. */
-cdb_entry *cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen);
+/* 1 and *loc filled (if loc is not NULL) when key is present, else 0. */
+int cdb_kd_find(const cdb_keydir *kd, const void *key, size_t klen,
+                cdb_loc *loc);
 
 /* Insert `key` at `loc`, or move it there if present.  When it was present
  * and `old` is not NULL, *old receives the previous location.  Returns 1 if
  * the key was new, 0 if it was updated, -1 when out of memory (nothing
- * changed then). */
+ * changed then).  An update needs memory only when it gives the key an
+ * expiry it did not have (its entry grows), so an update that keeps the
+ * expiry (zero or not) never fails. */
 int cdb_kd_set(cdb_keydir *kd, const void *key, size_t klen, const cdb_loc *loc,
                cdb_loc *old);
 
@@ -67,16 +64,19 @@ size_t cdb_kd_count(const cdb_keydir *kd);
  * estimated). */
 size_t cdb_kd_bytes(const cdb_keydir *kd);
 
-/* Changes whenever a key is inserted or removed (not when one is updated
- * in place).  Cursors taken under another version must be re-seeked. */
+/* Changes whenever a key is inserted or removed, never when one is updated.
+ * Cursors taken under another version must be re-seeked. */
 uint64_t cdb_kd_version(const cdb_keydir *kd);
 
 /* Position `cur` at the first key >= key (key NULL: the first key). */
 void cdb_kd_seek(const cdb_keydir *kd, const void *key, size_t klen,
                  cdb_kd_cursor *cur);
 
-/* The entry under the cursor, or NULL at the end. */
-cdb_entry *cdb_kd_cursor_entry(const cdb_keydir *kd, const cdb_kd_cursor *cur);
+/* The entry under the cursor: 1 with *key and *klen (valid until the next
+ * change of the keydir) and *loc, or 0 at the end or when the cursor is
+ * stale.  Any of key, klen and loc may be NULL. */
+int cdb_kd_cursor_get(const cdb_keydir *kd, const cdb_kd_cursor *cur,
+                      const unsigned char **key, size_t *klen, cdb_loc *loc);
 
 /* Move to the next key. */
 void cdb_kd_cursor_next(const cdb_keydir *kd, cdb_kd_cursor *cur);

@@ -60,17 +60,17 @@ static size_t element_key(const unsigned char *k, size_t klen, int64_t index,
 
 /* Read the list header at the canonical key in db->keybuf. */
 static int read_state(caskdb *db, size_t clen, list_state *st) {
-  cdb_entry *e = cdb_kd_find(db->kd, db->keybuf, clen);
+  cdb_loc loc;
   cdb_rec r;
   int rc;
   memset(st, 0, sizeof *st);
-  if (e == NULL)
+  if (!cdb_kd_find(db->kd, db->keybuf, clen, &loc))
     return CASKDB_OK;
-  if (e->loc.vtype != CASKDB_TYPE_LIST)
-    return cdb_expired(db, e->loc.expiry)
+  if (loc.vtype != CASKDB_TYPE_LIST)
+    return cdb_expired(db, loc.expiry)
                ? CASKDB_OK
                : cdb_fail(db, CASKDB_ENOTLIST, 0, "the value is not a list");
-  rc = cdb_read_record(db, &e->loc, &r);
+  rc = cdb_read_record(db, &loc, &r);
   if (rc != CASKDB_OK)
     return rc;
   if (r.vlen != HEADER_SIZE)
@@ -79,8 +79,8 @@ static int read_state(caskdb *db, size_t clen, list_state *st) {
   st->tail = (int64_t)get_u64le(r.value + 8);
   if (st->tail < st->head)
     return cdb_fail(db, CASKDB_ECORRUPT, 0, "bad list header");
-  st->expiry = e->loc.expiry;
-  if (cdb_expired(db, e->loc.expiry))
+  st->expiry = loc.expiry;
+  if (cdb_expired(db, loc.expiry))
     st->stale = 1;
   else
     st->exists = 1;
@@ -121,8 +121,9 @@ int cdb_list_cleanup(caskdb *db, size_t clen, caskdb_batch *b, int *is_list) {
   int rc;
   *is_list = 0;
   {
-    cdb_entry *e = cdb_kd_find(db->kd, db->keybuf, clen);
-    if (e == NULL || e->loc.vtype != CASKDB_TYPE_LIST)
+    cdb_loc loc;
+    if (!cdb_kd_find(db->kd, db->keybuf, clen, &loc) ||
+        loc.vtype != CASKDB_TYPE_LIST)
       return CASKDB_OK;
   }
   rc = read_state(db, clen, &st);
@@ -215,7 +216,7 @@ int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
   unsigned char k[CDB_CANON_MAX], ek[CDB_CANON_MAX];
   caskdb_batch *b;
   list_state st;
-  cdb_entry *e;
+  cdb_loc loc;
   cdb_rec r;
   size_t klen, n;
   int64_t index;
@@ -234,12 +235,11 @@ int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
   }
   index = left ? st.head : st.tail - 1;
   n = element_key(k, klen, index, ek);
-  e = cdb_kd_find(db->kd, ek, n);
-  if (e == NULL) {
+  if (!cdb_kd_find(db->kd, ek, n, &loc)) {
     caskdb_batch_free(b);
     return cdb_fail(db, CASKDB_ECORRUPT, 0, "a list element is missing");
   }
-  rc = cdb_read_record(db, &e->loc, &r);
+  rc = cdb_read_record(db, &loc, &r);
   if (rc == CASKDB_OK)
     rc = keep_value(db, &r);
   if (rc == CASKDB_OK)
@@ -286,11 +286,10 @@ int cdb_list_element_orphaned(caskdb *db, const unsigned char *ek,
                               size_t elen) {
   unsigned char parent[CDB_CANON_MAX];
   size_t plen;
-  cdb_entry *e;
+  cdb_loc loc;
   if (elen < 10)
     return 1;
   plen = cdb_key_canon_from_disk(ek[1], ek + 2, elen - 10, parent);
-  e = cdb_kd_find(db->kd, parent, plen);
-  return e == NULL || e->loc.vtype != CASKDB_TYPE_LIST ||
-         cdb_expired(db, e->loc.expiry);
+  return !cdb_kd_find(db->kd, parent, plen, &loc) ||
+         loc.vtype != CASKDB_TYPE_LIST || cdb_expired(db, loc.expiry);
 }

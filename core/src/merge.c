@@ -193,15 +193,24 @@ static int ensure_output(caskdb *db, cdb_merge *m, uint64_t size) {
   return start_output(db, m);
 }
 
-/* Copy the record `in` (read whole from an input; live in entry e) to the
- * output as a plain put, and point e at the copy. */
-static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
+/* A keydir entry as the walk reads it: the location is a copy, the key is
+ * the keydir's (good until the keydir next changes). */
+typedef struct walk_entry {
+  const unsigned char *key;
+  size_t klen;
+  cdb_loc loc;
+} walk_entry;
+
+/* Copy the record `in` (read whole from an input; live at e->loc) to the
+ * output as a plain put, and point the key (m->last) at the copy. */
+static int copy_record(caskdb *db, cdb_merge *m, const walk_entry *e,
                        const cdb_rec *in) {
   unsigned char hdr[CDB_REC_HEADER_SIZE];
   struct iovec iov[3];
   cdb_rec r = *in;
   uint64_t size = cdb_rec_size(r.klen, r.vlen);
   cdb_file *out;
+  cdb_loc loc;
   int rc = ensure_output(db, m, size);
   if (rc != CASKDB_OK)
     return rc;
@@ -222,20 +231,26 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
     m->hint_ok = 0;
   }
   m->unsynced = 1;
+  loc = e->loc;
+  loc.slot = m->outs[m->nouts - 1].slot;
+  loc.offset = (uint32_t)out->size;
+  out->size += size;
+  /* An update of a present key: the version stays, so the walk's cursor
+   * stays good.  With the expiry unchanged it needs no memory; should it
+   * fail all the same, the key keeps its old record and the copy is dead. */
+  if (cdb_kd_set(db->kd, m->last, m->last_len, &loc, NULL) != 0)
+    return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory in merge");
   if (db->cache) {
     /* A cached record stays cached at its new place, under the header it
      * has there (the type may have changed, so the CRC too). */
     unsigned char *cached =
         cdb_cache_move(db->cache, db->slots[e->loc.slot]->serial, e->loc.offset,
-                       out->serial, (uint32_t)out->size);
+                       out->serial, loc.offset);
     if (cached)
       memcpy(cached, hdr, sizeof hdr);
   }
   db->slots[e->loc.slot]->live_bytes -= e->loc.size;
-  e->loc.slot = m->outs[m->nouts - 1].slot;
-  e->loc.offset = (uint32_t)out->size;
   out->live_bytes += size;
-  out->size += size;
   return CASKDB_OK;
 }
 
@@ -243,7 +258,8 @@ static int copy_record(caskdb *db, cdb_merge *m, cdb_entry *e,
  * an orphan list element, else copy its record to the output.  A record
  * that cannot be read (damaged since the open) stays where it is: the
  * merge keeps its input (inputs_unused). */
-static int merge_entry(caskdb *db, cdb_merge *m, cdb_entry *e, uint64_t *done) {
+static int merge_entry(caskdb *db, cdb_merge *m, const walk_entry *e,
+                       uint64_t *done) {
   cdb_rec r;
   int rc;
   if (cdb_expired(db, e->loc.expiry) ||
@@ -443,27 +459,31 @@ static int start_job(caskdb *db) {
   return CASKDB_OK;
 }
 
-/* The next keydir entry of the walk, or NULL at the end.  Like an
+static int walk_entry_get(caskdb *db, cdb_merge *m, walk_entry *e) {
+  return cdb_kd_cursor_get(db->kd, &m->cur, &e->key, &e->klen, &e->loc);
+}
+
+/* Reads the next keydir entry of the walk into *e; 0 at the end.  Like an
  * iterator (iter.c): while the keydir's version is unchanged the cursor
  * steps on; after an insert or removal it seeks past the last key. */
-static cdb_entry *walk_next(caskdb *db, cdb_merge *m) {
-  cdb_entry *e;
+static int walk_next(caskdb *db, cdb_merge *m, walk_entry *e) {
   if (!m->started) {
     m->started = 1;
     cdb_kd_seek(db->kd, NULL, 0, &m->cur);
-    return cdb_kd_cursor_entry(db->kd, &m->cur);
+    return walk_entry_get(db, m, e);
   }
   if (m->cur.version == cdb_kd_version(db->kd)) {
     cdb_kd_cursor_next(db->kd, &m->cur);
-    return cdb_kd_cursor_entry(db->kd, &m->cur);
+    return walk_entry_get(db, m, e);
   }
   cdb_kd_seek(db->kd, m->last, m->last_len, &m->cur);
-  e = cdb_kd_cursor_entry(db->kd, &m->cur);
-  if (e && e->klen == m->last_len && memcmp(e->key, m->last, e->klen) == 0) {
+  if (!walk_entry_get(db, m, e))
+    return 0;
+  if (e->klen == m->last_len && memcmp(e->key, m->last, e->klen) == 0) {
     cdb_kd_cursor_next(db->kd, &m->cur);
-    e = cdb_kd_cursor_entry(db->kd, &m->cur);
+    return walk_entry_get(db, m, e);
   }
-  return e;
+  return 1;
 }
 
 /* Walk the keydir in key order, copying every key that lives in an input,
@@ -475,9 +495,9 @@ static int run_job(caskdb *db, uint64_t budget) {
   cdb_merge *m = db->merge;
   uint64_t done = 0;
   while (!m->walked && done < budget) {
-    cdb_entry *e = walk_next(db, m);
+    walk_entry entry, *e = &entry;
     int rc;
-    if (e == NULL) {
+    if (!walk_next(db, m, e)) {
       m->walked = 1;
       break;
     }

@@ -9,10 +9,16 @@
  * the last.  Keys come from small alphabets that include zero bytes, so keys
  * that are prefixes of each other and the empty key turn up all the time.
  *
- * Also: 64 KiB keys, in-place updates keeping the entry pointer, stale
- * cursors, sorted loads, a million keys round trip, and running out of
- * memory (an insert then fails with -1 and changes nothing; tested by
- * capping RLIMIT_AS, so only without sanitizers and valgrind).
+ * A second pool mixes key lengths (0, 1, 2, 17, 300, 600 and 65 KiB,
+ * many of them prefixes of each other), locations with and without an
+ * expiry (so updates change the size of entries) and every vtype, and loads
+ * it in random, ascending and descending order.
+ *
+ * Also: 64 KiB keys, updates keeping cursors valid, stale cursors, sorted
+ * loads, a million keys round trip, and running out of memory (an insert,
+ * or an update that gives a key an expiry, then fails with -1 and changes
+ * nothing; tested by capping RLIMIT_AS, so only without sanitizers and
+ * valgrind).
  *
  * CDB_TEST_SCALE in the environment multiplies the workload sizes (default
  * 1; the valgrind run uses a fraction, e.g. CDB_TEST_SCALE=0.1).
@@ -63,6 +69,8 @@ typedef struct model {
   size_t n;               /* keys present */
   size_t *live;           /* indices of the present keys, in order ... */
   size_t nlive;           /* ... as of the last model_snapshot() */
+  size_t maxlen;          /* the longest key */
+  unsigned char *buf;     /* maxlen + 1 bytes of scratch */
 } model;
 
 static int key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
@@ -79,24 +87,41 @@ static int pool_key_cmp(const void *a, const void *b) {
   return key_cmp(x->bytes, x->len, y->bytes, y->len);
 }
 
-/* A random key of 0..maxlen bytes drawn from `alphabet`. */
+/* Key lengths to draw from: NULL means any of 0..maxlen. */
+typedef struct key_shape {
+  const size_t *lengths;
+  size_t nlengths;
+} key_shape;
+
+/* A random key of 0..maxlen bytes (or of one of shape->lengths) drawn from
+ * `alphabet`.  With lengths, half the keys are 'k's with a short random
+ * tail, so that long keys share long prefixes and are prefixes of others. */
 static size_t random_key(unsigned char *key, size_t maxlen,
-                         const unsigned char *alphabet, size_t asize) {
-  size_t klen = rng_below(maxlen + 1);
+                         const unsigned char *alphabet, size_t asize,
+                         const key_shape *shape) {
+  if (!shape) {
+    size_t klen = rng_below(maxlen + 1);
+    for (size_t i = 0; i < klen; i++)
+      key[i] = alphabet[rng_below(asize)];
+    return klen;
+  }
+  size_t klen = shape->lengths[rng_below(shape->nlengths)];
+  size_t random_from = rng_below(2) ? 0 : klen - (klen < 3 ? klen : 3);
   for (size_t i = 0; i < klen; i++)
-    key[i] = alphabet[rng_below(asize)];
+    key[i] = i < random_from ? 'k' : alphabet[rng_below(asize)];
   return klen;
 }
 
 /* A pool of up to `draws` distinct random keys, none present. */
-static void model_init(model *m, size_t draws, size_t maxlen,
-                       const unsigned char *alphabet, size_t asize) {
-  unsigned char key[64];
-  REQUIRE(maxlen <= sizeof key);
+static void model_init_shaped(model *m, size_t draws, size_t maxlen,
+                              const unsigned char *alphabet, size_t asize,
+                              const key_shape *shape) {
+  unsigned char *key = malloc(maxlen + 1);
+  REQUIRE(key);
   m->keys = malloc(draws * sizeof m->keys[0]);
   REQUIRE(m->keys);
   for (size_t i = 0; i < draws; i++) {
-    size_t len = random_key(key, maxlen, alphabet, asize);
+    size_t len = random_key(key, maxlen, alphabet, asize, shape);
     m->keys[i].bytes = malloc(len ? len : 1);
     REQUIRE(m->keys[i].bytes);
     if (len)
@@ -116,6 +141,13 @@ static void model_init(model *m, size_t draws, size_t maxlen,
   m->live = malloc(m->nkeys * sizeof m->live[0]);
   REQUIRE(m->present && m->locs && m->live);
   m->n = m->nlive = 0;
+  m->maxlen = maxlen;
+  m->buf = key; /* room for a key and one byte more, for check_seeks */
+}
+
+static void model_init(model *m, size_t draws, size_t maxlen,
+                       const unsigned char *alphabet, size_t asize) {
+  model_init_shaped(m, draws, maxlen, alphabet, asize, NULL);
 }
 
 static void model_free(model *m) {
@@ -125,6 +157,7 @@ static void model_free(model *m) {
   free(m->present);
   free(m->locs);
   free(m->live);
+  free(m->buf);
 }
 
 static void model_snapshot(model *m) {
@@ -165,26 +198,47 @@ static size_t live_lower_bound(const model *m, const unsigned char *key,
 
 /* ---- Helpers ------------------------------------------------------------ */
 
+/* A location made from seed; one in four has no expiry, so updates keep
+ * adding and taking away the 8 bytes of an entry's expiry. */
 static cdb_loc loc_make(uint64_t seed) {
   cdb_loc loc;
   loc.slot = (uint32_t)seed;
   loc.offset = (uint32_t)(seed >> 8);
   loc.size = (uint32_t)(seed >> 16);
-  loc.expiry = seed * 31;
-  loc.vtype = 0;
+  loc.expiry = seed % 4 == 1 ? 0 : seed * 31;
+  loc.vtype = (uint8_t)(seed >> 40);
   return loc;
 }
 
 static int loc_equal(const cdb_loc *a, const cdb_loc *b) {
   return a->slot == b->slot && a->offset == b->offset && a->size == b->size &&
-         a->expiry == b->expiry;
+         a->vtype == b->vtype && a->expiry == b->expiry;
 }
 
-/* Whether e is pool key i with its model location. */
-static int entry_is(const cdb_entry *e, const model *m, size_t i) {
+/* An entry as the keydir gives it out. */
+typedef struct got {
+  const unsigned char *key;
+  size_t klen;
+  cdb_loc loc;
+} got;
+
+static int cursor_got(const cdb_keydir *kd, const cdb_kd_cursor *cur, got *g) {
+  return cdb_kd_cursor_get(kd, cur, &g->key, &g->klen, &g->loc);
+}
+
+/* Whether g is pool key i with its model location. */
+static int got_is(const got *g, const model *m, size_t i) {
   const pool_key *k = &m->keys[i];
-  return e && key_cmp(e->key, e->klen, k->bytes, k->len) == 0 &&
-         loc_equal(&e->loc, &m->locs[i]);
+  return key_cmp(g->key, g->klen, k->bytes, k->len) == 0 &&
+         loc_equal(&g->loc, &m->locs[i]);
+}
+
+/* Whether the keydir has key i of the pool at its model location. */
+static int finds(const cdb_keydir *kd, const model *m, size_t i) {
+  const pool_key *k = &m->keys[i];
+  cdb_loc loc;
+  return cdb_kd_find(kd, k->bytes, k->len, &loc) &&
+         loc_equal(&loc, &m->locs[i]);
 }
 
 /* Walks the whole keydir with a cursor and compares it with the model. */
@@ -194,9 +248,8 @@ static void check_walk(const cdb_keydir *kd, model *m) {
   cdb_kd_seek(kd, NULL, 0, &cur);
   size_t j = 0;
   int same = 1;
-  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
-       cdb_kd_cursor_next(kd, &cur)) {
-    if (j >= m->nlive || !entry_is(e, m, m->live[j])) {
+  for (got g; cursor_got(kd, &cur, &g); cdb_kd_cursor_next(kd, &cur)) {
+    if (j >= m->nlive || !got_is(&g, m, m->live[j])) {
       same = 0;
       break;
     }
@@ -216,8 +269,9 @@ static void check_seek(const cdb_keydir *kd, const model *m,
   size_t j = live_lower_bound(m, key, klen);
   int same = 1;
   for (int step = 0; step < 3; step++, j++) {
-    cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
-    if (j >= m->nlive ? e != NULL : !entry_is(e, m, m->live[j]))
+    got g;
+    int have = cursor_got(kd, &cur, &g);
+    if (j >= m->nlive ? have : !have || !got_is(&g, m, m->live[j]))
       same = 0;
     cdb_kd_cursor_next(kd, &cur);
   }
@@ -227,7 +281,7 @@ static void check_seek(const cdb_keydir *kd, const model *m,
 /* Seeks to keys present, to keys just after them (a zero byte appended),
  * to pool keys that may be absent, before the first and after the last. */
 static void check_seeks(const cdb_keydir *kd, model *m) {
-  unsigned char buf[65];
+  unsigned char *buf = m->buf;
   model_snapshot(m);
   for (size_t j = 0; j < m->nlive; j += 1 + rng_below(16)) {
     const pool_key *k = &m->keys[m->live[j]];
@@ -242,36 +296,44 @@ static void check_seeks(const cdb_keydir *kd, model *m) {
   }
   check_seek(kd, m, (const unsigned char *)"", 0);
   check_seek(kd, m, NULL, 0);
-  memset(buf, 0xff, 64);
-  check_seek(kd, m, buf, 64);
+  size_t high = m->maxlen < 64 ? m->maxlen + 1 : 64;
+  memset(buf, 0xff, high);
+  check_seek(kd, m, buf, high);
 }
 
 /* ---- The random workload ------------------------------------------------ */
 
 /* One set of pool key i on both; checks the return code, *old, the version
- * and that an update keeps the entry where it is. */
+ * and that an update leaves a cursor on the key valid, reading the new
+ * location. */
 static void step_set(cdb_keydir *kd, model *m, size_t i, uint64_t seed) {
   const pool_key *k = &m->keys[i];
   cdb_loc loc = loc_make(seed), old;
   memset(&old, 0, sizeof old);
   uint64_t version = cdb_kd_version(kd);
-  cdb_entry *before = cdb_kd_find(kd, k->bytes, k->len);
+  int before = cdb_kd_find(kd, k->bytes, k->len, NULL);
+  cdb_kd_cursor cur;
+  cdb_kd_seek(kd, k->bytes, k->len, &cur);
   int rc = cdb_kd_set(kd, k->bytes, k->len, &loc, &old);
   if (m->present[i]) {
     CHECK_EQ(rc, 0);
     CHECK(loc_equal(&old, &m->locs[i]));
     CHECK_EQ(cdb_kd_version(kd), version);
-    CHECK(before && cdb_kd_find(kd, k->bytes, k->len) == before);
+    CHECK(before);
   } else {
     CHECK_EQ(rc, 1);
-    CHECK(before == NULL);
+    CHECK(!before);
     CHECK(cdb_kd_version(kd) != version);
     m->present[i] = 1;
     m->n++;
   }
   m->locs[i] = loc;
-  cdb_entry *e = cdb_kd_find(kd, k->bytes, k->len);
-  CHECK(e && loc_equal(&e->loc, &loc));
+  CHECK(finds(kd, m, i));
+  got g;
+  if (rc == 0)
+    CHECK(cursor_got(kd, &cur, &g) && got_is(&g, m, i));
+  else
+    CHECK(!cursor_got(kd, &cur, &g)); /* stale after an insert */
 }
 
 static void step_del(cdb_keydir *kd, model *m, size_t i) {
@@ -289,7 +351,7 @@ static void step_del(cdb_keydir *kd, model *m, size_t i) {
     CHECK_EQ(rc, 0);
     CHECK_EQ(cdb_kd_version(kd), version);
   }
-  CHECK(cdb_kd_find(kd, k->bytes, k->len) == NULL);
+  CHECK(!cdb_kd_find(kd, k->bytes, k->len, NULL));
 }
 
 /* `ops` random sets (set_percent of them) and deletes of pool keys, with
@@ -381,6 +443,62 @@ static void test_wide_workload(void) {
   cdb_kd_free(kd);
 }
 
+/* Sets every absent pool key, in ascending or descending order (the
+ * keydir's append path and its edge splits), then checks everything. */
+static void load_in_order(cdb_keydir *kd, model *m, int descending) {
+  for (size_t j = 0; j < m->nkeys; j++) {
+    size_t i = descending ? m->nkeys - 1 - j : j;
+    if (!m->present[i])
+      step_set(kd, m, i, rng());
+  }
+  check_walk(kd, m);
+  check_seeks(kd, m);
+}
+
+/* Keys from empty to 65 KiB (the longest canonical key), many of them
+ * prefixes of others; locations with and without expiry: loaded in
+ * ascending, descending and random order, churned and emptied, and the
+ * memory all given back each time. */
+static void test_mixed_lengths(void) {
+  static const size_t lengths[] = {0,   1,   2,   3,    16,   17,  17,
+                                   17,  18,  64,  300,  300,  511, 512,
+                                   513, 600, 600, 4096, 65546};
+  key_shape shape = {lengths, sizeof lengths / sizeof lengths[0]};
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  size_t empty_bytes = cdb_kd_bytes(kd);
+  model m;
+  model_init_shaped(&m, scaled(5000), 65546, wide_alphabet, 9, &shape);
+  for (int how = 0; how < 3; how++) {
+    if (how < 2)
+      load_in_order(kd, &m, how == 1);
+    else
+      run_workload(kd, &m, scaled(15000), 90);
+    run_workload(kd, &m, scaled(5000), 50);
+    delete_everything(kd, &m, how);
+    CHECK_EQ(cdb_kd_bytes(kd), empty_bytes);
+  }
+  model_free(&m);
+  cdb_kd_free(kd);
+}
+
+/* Many distinct short keys loaded in order, a tree of several levels. */
+static void test_ordered_loads(void) {
+  cdb_keydir *kd = cdb_kd_new();
+  REQUIRE(kd);
+  size_t empty_bytes = cdb_kd_bytes(kd);
+  model m;
+  model_init(&m, scaled(120000), 10, wide_alphabet, 9);
+  for (int how = 0; how < 3; how++) {
+    load_in_order(kd, &m, how == 1);
+    run_workload(kd, &m, scaled(20000), 40);
+    delete_everything(kd, &m, how);
+    CHECK_EQ(cdb_kd_bytes(kd), empty_bytes);
+  }
+  model_free(&m);
+  cdb_kd_free(kd);
+}
+
 /* ---- Out of memory ------------------------------------------------------ */
 
 /* Whether malloc can be starved by lowering RLIMIT_AS: not under
@@ -426,23 +544,29 @@ static void ballast_free(void *list) {
   }
 }
 
-/* A set that may fail for want of memory: then nothing may have changed. */
+/* A set that may fail for want of memory: then nothing may have changed.
+ * An update needs memory only when it gives the key an expiry. */
 static int step_set_or_fail(cdb_keydir *kd, model *m, size_t i, uint64_t seed) {
   const pool_key *k = &m->keys[i];
   cdb_loc loc = loc_make(seed);
   uint64_t version = cdb_kd_version(kd);
   size_t count = cdb_kd_count(kd);
-  if (m->present[i]) { /* an update needs no memory */
-    CHECK_EQ(cdb_kd_set(kd, k->bytes, k->len, &loc, NULL), 0);
-    m->locs[i] = loc;
-    return 0;
-  }
   int rc = cdb_kd_set(kd, k->bytes, k->len, &loc, NULL);
   if (rc == -1) {
+    CHECK(!m->present[i] || (m->locs[i].expiry == 0 && loc.expiry != 0));
     CHECK_EQ(cdb_kd_version(kd), version);
     CHECK_EQ(cdb_kd_count(kd), count);
-    CHECK(cdb_kd_find(kd, k->bytes, k->len) == NULL);
+    if (m->present[i])
+      CHECK(finds(kd, m, i));
+    else
+      CHECK(!cdb_kd_find(kd, k->bytes, k->len, NULL));
     return 1;
+  }
+  if (m->present[i]) {
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(cdb_kd_version(kd), version);
+    m->locs[i] = loc;
+    return 0;
   }
   CHECK_EQ(rc, 1);
   m->present[i] = 1;
@@ -502,17 +626,18 @@ static void test_empty(void) {
   cdb_keydir *kd = cdb_kd_new();
   REQUIRE(kd);
   CHECK_EQ(cdb_kd_count(kd), 0);
-  CHECK(cdb_kd_find(kd, "", 0) == NULL);
-  CHECK(cdb_kd_find(kd, NULL, 0) == NULL);
+  CHECK(!cdb_kd_find(kd, "", 0, NULL));
+  CHECK(!cdb_kd_find(kd, NULL, 0, NULL));
   CHECK_EQ(cdb_kd_del(kd, "x", 1, NULL), 0);
   CHECK_EQ(cdb_kd_version(kd), 0);
   cdb_kd_cursor cur;
+  got g;
   cdb_kd_seek(kd, NULL, 0, &cur);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
   cdb_kd_cursor_next(kd, &cur); /* harmless at the end */
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
   cdb_kd_seek(kd, "k", 1, &cur);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
   CHECK(cdb_kd_bytes(kd) > 0);
   cdb_kd_free(kd);
   cdb_kd_free(NULL);
@@ -541,28 +666,28 @@ static void test_order_and_odd_keys(void) {
     }
   CHECK_EQ(cdb_kd_count(kd), N);
   cdb_kd_cursor cur;
+  got g;
   cdb_kd_seek(kd, NULL, 0, &cur);
   for (int i = 0; i < N; i++) {
-    cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
-    REQUIRE(e);
-    CHECK_EQ(e->klen, sorted[i].len);
-    CHECK(memcmp(e->key, sorted[i].bytes, sorted[i].len) == 0);
-    CHECK_EQ(e->loc.slot, i);
+    REQUIRE(cursor_got(kd, &cur, &g));
+    CHECK_EQ(g.klen, sorted[i].len);
+    CHECK(g.klen == 0 || memcmp(g.key, sorted[i].bytes, sorted[i].len) == 0);
+    CHECK_EQ(g.loc.slot, i);
     cdb_kd_cursor_next(kd, &cur);
   }
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
 
   /* Seek to an absent key between "a\0\0" and "a\0b". */
   cdb_kd_seek(kd, "a\0\1", 3, &cur);
-  cdb_entry *e = cdb_kd_cursor_entry(kd, &cur);
-  CHECK(e && e->klen == 3 && memcmp(e->key, "a\0b", 3) == 0);
+  CHECK(cursor_got(kd, &cur, &g) && g.klen == 3 &&
+        memcmp(g.key, "a\0b", 3) == 0);
   /* Past the last. */
   cdb_kd_seek(kd, "\xff\xff\0", 3, &cur);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
   /* The empty key is found and removed like any other. */
-  CHECK(cdb_kd_find(kd, "", 0) != NULL);
+  CHECK(cdb_kd_find(kd, "", 0, NULL));
   CHECK_EQ(cdb_kd_del(kd, NULL, 0, NULL), 1);
-  CHECK(cdb_kd_find(kd, "", 0) == NULL);
+  CHECK(!cdb_kd_find(kd, "", 0, NULL));
   cdb_kd_free(kd);
 }
 
@@ -580,6 +705,7 @@ static void test_long_keys(void) {
   REQUIRE(key);
   cdb_keydir *kd = cdb_kd_new();
   REQUIRE(kd);
+  size_t empty_bytes = cdb_kd_bytes(kd);
   for (int i = 0; i < 2 * PAIRS; i++) {
     cdb_loc loc = loc_make((uint64_t)i);
     long_key(key, (i * 37) % PAIRS);
@@ -590,32 +716,38 @@ static void test_long_keys(void) {
   /* The walk: strictly increasing, each prefix right before its key. */
   cdb_kd_cursor cur;
   cdb_kd_seek(kd, NULL, 0, &cur);
-  const cdb_entry *prev = NULL;
+  got prev = {NULL, 0, {0}};
   int n = 0, ordered = 1;
-  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
-       cdb_kd_cursor_next(kd, &cur), n++) {
-    if (prev && key_cmp(prev->key, prev->klen, e->key, e->klen) >= 0)
+  for (got g; cursor_got(kd, &cur, &g); cdb_kd_cursor_next(kd, &cur), n++) {
+    if (n > 0 && key_cmp(prev.key, prev.klen, g.key, g.klen) >= 0)
       ordered = 0;
-    if (e->klen != (n % 2 ? LEN : LEN - 1))
+    if (g.klen != (n % 2 ? LEN : LEN - 1))
       ordered = 0;
-    prev = e;
+    prev = g; /* no change of the keydir during the walk: still good */
   }
   CHECK(ordered);
   CHECK_EQ(n, 2 * PAIRS);
   for (int pair = 0; pair < PAIRS; pair++) {
     long_key(key, pair);
     CHECK_EQ(cdb_kd_del(kd, key, LEN, NULL), 1);
-    CHECK(cdb_kd_find(kd, key, LEN) == NULL);
-    CHECK(cdb_kd_find(kd, key, LEN - 1) != NULL);
+    CHECK(!cdb_kd_find(kd, key, LEN, NULL));
+    CHECK(cdb_kd_find(kd, key, LEN - 1, NULL));
   }
   CHECK_EQ(cdb_kd_count(kd), PAIRS);
+  for (int pair = 0; pair < PAIRS; pair++) {
+    long_key(key, pair);
+    CHECK_EQ(cdb_kd_del(kd, key, LEN - 1, NULL), 1);
+  }
+  CHECK_EQ(cdb_kd_count(kd), 0);
+  CHECK_EQ(cdb_kd_bytes(kd), empty_bytes); /* the long keys' blocks too */
   cdb_kd_free(kd);
   free(key);
 }
 
-/* In-place update: same entry pointer, same version, cursors stay valid.
- * Insert and delete: a new version, and old cursors read NULL, never freed
- * memory. */
+/* An update: same version, cursors stay valid and read the new location,
+ * also when the update adds or drops the expiry (the entry changes size and
+ * the entries after it move).  Insert and delete: a new version, and old
+ * cursors read nothing, never freed memory. */
 static void test_versions_and_cursors(void) {
   cdb_keydir *kd = cdb_kd_new();
   REQUIRE(kd);
@@ -627,37 +759,54 @@ static void test_versions_and_cursors(void) {
   }
   uint32_t probe = 1234;
   memcpy(key, &probe, 4);
-  cdb_entry *e = cdb_kd_find(kd, key, 4);
-  REQUIRE(e);
-  cdb_kd_cursor cur;
+  cdb_kd_cursor cur, before;
+  got g;
   cdb_kd_seek(kd, key, 4, &cur);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == e);
+  CHECK(cursor_got(kd, &cur, &g) && g.klen == 4 && memcmp(g.key, key, 4) == 0);
+  before = cur; /* a second cursor on the probe, to step past it later */
 
   uint64_t v = cdb_kd_version(kd);
-  cdb_loc loc = loc_make(99), old;
+  cdb_loc loc = loc_make(99), old, now;
   CHECK_EQ(cdb_kd_set(kd, key, 4, &loc, &old), 0);
   CHECK(loc_equal(
       &old,
       &(cdb_loc){.slot = 1234, .offset = 4, .size = 0, .expiry = 1234 * 31}));
   CHECK_EQ(cdb_kd_version(kd), v);
-  CHECK(cdb_kd_find(kd, key, 4) == e);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == e); /* still valid */
-  CHECK(loc_equal(&e->loc, &loc));
+  CHECK(cdb_kd_find(kd, key, 4, &now) && loc_equal(&now, &loc));
+  CHECK(cursor_got(kd, &cur, &g) && loc_equal(&g.loc, &loc)); /* still valid */
+
+  /* Without an expiry the entry shrinks, with one it grows back. */
+  cdb_loc plain = loc, timed = loc;
+  plain.expiry = 0;
+  timed.expiry = UINT64_MAX;
+  for (int round = 0; round < 3; round++) {
+    CHECK_EQ(cdb_kd_set(kd, key, 4, round % 2 ? &timed : &plain, NULL), 0);
+    CHECK_EQ(cdb_kd_version(kd), v);
+    CHECK(cursor_got(kd, &cur, &g) &&
+          loc_equal(&g.loc, round % 2 ? &timed : &plain));
+  }
+  /* The walk from here still sees the following keys intact. */
+  cdb_kd_cursor_next(kd, &before);
+  CHECK(cursor_got(kd, &before, &g));
+  uint32_t next;
+  memcpy(&next, g.key, 4);
+  cdb_loc want = loc_make(next);
+  CHECK(g.klen == 4 && loc_equal(&g.loc, &want));
 
   /* A failed delete changes nothing. */
   CHECK_EQ(cdb_kd_del(kd, "nope", 4, NULL), 0);
   CHECK_EQ(cdb_kd_version(kd), v);
 
-  /* Deleting a great many keys frees nodes; the stale cursor says NULL. */
+  /* Deleting a great many keys frees nodes; the stale cursor says 0. */
   for (uint32_t i = 0; i < 5000; i++) {
     memcpy(key, &i, 4);
     if (i != probe)
       CHECK_EQ(cdb_kd_del(kd, key, 4, NULL), 1);
   }
   CHECK(cdb_kd_version(kd) != v);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
   cdb_kd_cursor_next(kd, &cur);
-  CHECK(cdb_kd_cursor_entry(kd, &cur) == NULL);
+  CHECK(!cursor_got(kd, &cur, &g));
 
   /* Insert moves the version too. */
   v = cdb_kd_version(kd);
@@ -684,9 +833,8 @@ static void check_sequential(const cdb_keydir *kd, size_t n) {
   cdb_kd_seek(kd, NULL, 0, &cur);
   size_t i = 0;
   int same = 1;
-  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
-       cdb_kd_cursor_next(kd, &cur), i++)
-    if (e->loc.slot != (uint32_t)i || e->klen != 8)
+  for (got g; cursor_got(kd, &cur, &g); cdb_kd_cursor_next(kd, &cur), i++)
+    if (g.loc.slot != (uint32_t)i || g.klen != 8)
       same = 0;
   CHECK(same);
   CHECK_EQ(i, n);
@@ -727,19 +875,18 @@ static void test_million_round_trip(void) {
   CHECK_EQ(cdb_kd_count(kd), n);
   for (size_t i = 0; i < n; i++) {
     key16(key, i);
-    cdb_entry *e = cdb_kd_find(kd, key, 16);
-    ok &= e && e->loc.slot == (uint32_t)i && e->loc.expiry == i * 31;
+    cdb_loc loc, want = loc_make(i);
+    ok &= cdb_kd_find(kd, key, 16, &loc) && loc_equal(&loc, &want);
   }
   CHECK(ok);
   /* Ordered walk sees every key once, increasing. */
   cdb_kd_cursor cur;
   cdb_kd_seek(kd, NULL, 0, &cur);
   size_t seen = 0;
-  const cdb_entry *prev = NULL;
-  for (cdb_entry *e; (e = cdb_kd_cursor_entry(kd, &cur)) != NULL;
-       cdb_kd_cursor_next(kd, &cur), seen++) {
-    ok &= !prev || key_cmp(prev->key, prev->klen, e->key, e->klen) < 0;
-    prev = e;
+  got prev = {NULL, 0, {0}};
+  for (got g; cursor_got(kd, &cur, &g); cdb_kd_cursor_next(kd, &cur), seen++) {
+    ok &= seen == 0 || key_cmp(prev.key, prev.klen, g.key, g.klen) < 0;
+    prev = g;
   }
   CHECK(ok);
   CHECK_EQ(seen, n);
@@ -751,7 +898,7 @@ static void test_million_round_trip(void) {
   CHECK_EQ(cdb_kd_count(kd), n - (n + 1) / 2);
   for (size_t i = 0; i < n; i += 1 + i % 7) { /* a sample is enough */
     key16(key, i);
-    ok &= (cdb_kd_find(kd, key, 16) != NULL) == (i % 2 == 1);
+    ok &= cdb_kd_find(kd, key, 16, NULL) == (i % 2 == 1);
   }
   CHECK(ok);
   cdb_kd_free(kd);
@@ -768,6 +915,8 @@ int main(void) {
   test_sequential();
   test_dense_workload();
   test_wide_workload();
+  test_mixed_lengths();
+  test_ordered_loads();
   test_million_round_trip();
   test_out_of_memory();
   return check_report();

@@ -86,9 +86,10 @@
  *
  * Updating: the new location is written over the old one.  Only when the
  * expiry appears or goes away does the entry change length (by 8 bytes);
- * then the rest of the area moves (and the area may have to grow, which is
- * the one way an update can fail).  The leaf header stays where it is and
- * no entry changes position, so an update is not a change of version.
+ * then the entries after it move within the area (and the area may have to
+ * grow, which is the one way an update can fail).  The leaf header stays
+ * where it is and every key keeps its place in the leaf, so an update is
+ * not a change of version and cursors stay good.
  *
  * The version counter changes on every insert of a new key and every
  * removal, never on an update.  A cursor remembers the version it was made
@@ -99,7 +100,13 @@
  * Memory accounting (cdb_kd_bytes) does not ask the allocator: it estimates
  * what glibc's malloc takes for each block -- the request plus an 8-byte
  * header, rounded up to 16 bytes, at least 32 -- and keeps the running sum.
- * That is exact for glibc on 64-bit and independent of sanitizers.
+ * That is exact for glibc on 64-bit and independent of sanitizers.  What it
+ * cannot see are the holes that blocks leave in malloc's heap when they
+ * move: areas move as they grow, so with keys inserted in random order the
+ * process grows about 5 % more than the sum (giving both halves of a split
+ * new areas, rather than shrinking the old one in place, keeps it that
+ * low).  For 1M random 17-byte keys: about 44 bytes per key, 40 when they
+ * arrive sorted (full leaves).
  */
 #include "keydir.h"
 

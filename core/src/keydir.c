@@ -17,14 +17,16 @@
  *     bytes, so that no entry is longer than ENTRY_MAX: then LEAF_MAX
  *     entries always fit in 64 KiB and a leaf can find its entries with
  *     16-bit offsets.  (Canonical keys go up to 65 KiB; those are rare.)
- *   - A leaf holds up to LEAF_MAX entries and, beside the area, the offset
- *     of each entry in the area (off[i] increases with i: the area has no
- *     holes; entry i ends where entry i + 1 starts) and a 4-byte hint per
- *     key (see below).  The area grows with realloc in steps of AREA_STEP
- *     bytes and shrinks when a quarter of it is free; a split gives both
- *     halves new areas of their size.  A leaf also counts as full when its
- *     entries pass LEAF_BYTES (a soft limit: it keeps leaves of long keys
- *     from costing long memmoves).
+ *   - A leaf holds up to LEAF_MAX entries and, beside the area, a 4-byte
+ *     slot per entry: a 2-byte hint (see below) and the 16-bit offset of the
+ *     entry in the area (offsets increase with the key: the area has no
+ *     holes; entry i ends where entry i + 1 starts).  Having both in one
+ *     word means the search that ends on the slot has the offset in hand:
+ *     from the slots a lookup goes straight to the entry.  The area grows with
+ * realloc in steps of AREA_STEP bytes and shrinks when a quarter of it is free;
+ * a split gives both halves new areas of their size.  A leaf also counts as
+ * full when its entries pass LEAF_BYTES (a soft limit: it keeps leaves of long
+ * keys from costing long memmoves).
  *   - Inserting in a leaf moves the entries after the new one up (a memmove
  *     of a few hundred bytes), removing moves them down.  Because entries
  *     move, the keydir never hands out a pointer to one: cdb_kd_find copies
@@ -47,16 +49,17 @@
  * Keys compare with memcmp over the shorter length, then the shorter key
  * first, so "ab" < "ab\0" < "abc" and the empty key is the smallest of all.
  *
- * Searching a node.  A node keeps a 4-byte "hint" per key: the key's bytes
- * right after the prefix that all keys of the node share (plen bytes long),
- * big-endian, zero-padded.  For keys that share that prefix, a smaller hint
- * means a smaller key, so a binary search over the hints, a compact array,
- * narrows the search to the few keys whose hint equals the searched one;
- * only those are compared in full.  Skipping the shared prefix matters:
- * canonical integer keys share their first bytes, as do keys like
- * "user:...".  A search key that does not share the prefix at all sorts
- * before or after every key of the node; a leaf checks for that only when
- * the key was not found (a found key obviously shares it).
+ * Searching a node.  A node keeps a "hint" per key: the key's next bytes
+ * (2 in a leaf, 4 in an inner node) right after the prefix that all keys of
+ * the node share (plen bytes long), big-endian, zero-padded.  For keys that
+ * share that prefix, a smaller hint means a smaller key, so a binary search
+ * over the hints, a compact array, narrows the search to the few keys whose
+ * hint equals the searched one; only those are compared in full.  (A leaf's
+ * slots sort as its hints do: within equal hints the offsets increase.)
+ * Skipping the shared prefix matters: canonical integer keys share their first
+ * bytes, as do keys like "user:...".  A search key that does not share the
+ * prefix at all sorts before or after every key of the node; a leaf checks for
+ * that only when the key was not found (a found key obviously shares it).
  *
  * Inserting: find the leaf, put the entry in.  A full leaf splits in two
  * and its parent gets the new right half plus a separator; a full parent
@@ -143,8 +146,7 @@ typedef struct kd_leaf {
   uint32_t plen;       /* the keys all share their first plen bytes */
   uint16_t n;          /* entries; 1..LEAF_MAX, 0 only for an empty root */
   uint16_t used, cap;
-  uint32_t hint[LEAF_MAX]; /* hint[i] = key_hint(key i, plen) */
-  uint16_t off[LEAF_MAX];  /* entry i starts at area + off[i], increasing */
+  uint32_t slot[LEAF_MAX]; /* entry i: its hint << 16 | its offset */
 } kd_leaf;
 
 typedef struct kd_inner {
@@ -273,16 +275,27 @@ static void area_trim(cdb_keydir *kd, kd_leaf *leaf) {
 
 /* ---- Entries: encoding and decoding ------------------------------------- */
 
-static void put_le(unsigned char *p, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
+/* Little-endian, written out byte by byte (compilers make them single
+ * loads and stores). */
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
 }
 
-static uint64_t get_le(const unsigned char *p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+  put_u32(p, (uint32_t)v);
+  put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_u64(const unsigned char *p) {
+  return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
 static size_t varint_put(unsigned char *p, uint64_t v) {
@@ -333,21 +346,21 @@ static void entry_read(unsigned char *p, kd_entry *e) {
 }
 
 static void loc_write(unsigned char *p, const cdb_loc *loc) {
-  put_le(p, loc->slot, 4);
-  put_le(p + 4, loc->offset, 4);
-  put_le(p + 8, loc->size, 4);
+  put_u32(p, loc->slot);
+  put_u32(p + 4, loc->offset);
+  put_u32(p + 8, loc->size);
   p[12] = loc->vtype;
   if (loc->expiry != 0)
-    put_le(p + LOC_BYTES, loc->expiry, 8);
+    put_u64(p + LOC_BYTES, loc->expiry);
 }
 
 static void loc_read(const kd_entry *e, cdb_loc *loc) {
   const unsigned char *p = e->loc;
-  loc->slot = (uint32_t)get_le(p, 4);
-  loc->offset = (uint32_t)get_le(p + 4, 4);
-  loc->size = (uint32_t)get_le(p + 8, 4);
+  loc->slot = get_u32(p);
+  loc->offset = get_u32(p + 4);
+  loc->size = get_u32(p + 8);
   loc->vtype = p[12];
-  loc->expiry = e->has_expiry ? get_le(p + LOC_BYTES, 8) : 0;
+  loc->expiry = e->has_expiry ? get_u64(p + LOC_BYTES) : 0;
 }
 
 /* Encodes an entry into p (ENTRY_MAX bytes) and returns its size.  For a
@@ -367,13 +380,25 @@ static size_t entry_write(unsigned char *p, const unsigned char *key,
   return at + LOC_BYTES + (loc->expiry != 0 ? EXPIRY_BYTES : 0);
 }
 
+/* ---- A leaf's slots: hint and offset ------------------------------------ */
+
+static size_t slot_off(uint32_t slot) { return slot & 0xffff; }
+
+static uint32_t slot_make(uint32_t hint, size_t off) {
+  return hint << 16 | (uint32_t)off;
+}
+
 static void leaf_entry(const kd_leaf *leaf, int i, kd_entry *e) {
-  entry_read(leaf->area + leaf->off[i], e);
+  entry_read(leaf->area + slot_off(leaf->slot[i]), e);
 }
 
 /* Where entry i of the leaf starts; i == n: where the entries end. */
 static size_t leaf_offset(const kd_leaf *leaf, int i) {
-  return i < leaf->n ? leaf->off[i] : leaf->used;
+  return i < leaf->n ? slot_off(leaf->slot[i]) : leaf->used;
+}
+
+static void leaf_set_hint(kd_leaf *leaf, int i, uint32_t hint) {
+  leaf->slot[i] = slot_make(hint, slot_off(leaf->slot[i]));
 }
 
 /* ---- Comparing keys, prefixes and hints --------------------------------- */
@@ -407,32 +432,35 @@ static int prefix_cmp(const unsigned char *key, size_t klen,
   return klen < plen ? -1 : 0;
 }
 
-/* The 4 bytes of key after its first plen, big-endian, zero-padded.  For two
- * keys sharing those plen bytes, a smaller hint means a smaller key; equal
- * hints say nothing. */
-static uint32_t key_hint(const unsigned char *key, size_t klen, size_t plen) {
+/* The `bytes` bytes of key after its first plen, big-endian, zero-padded.
+ * For two keys sharing those plen bytes, a smaller hint means a smaller
+ * key; equal hints say nothing. */
+static uint32_t key_hint(const unsigned char *key, size_t klen, size_t plen,
+                         int bytes) {
   uint32_t hint = 0;
-  for (size_t i = plen; i < plen + 4; i++)
+  for (size_t i = plen; i < plen + (size_t)bytes; i++)
     hint = hint << 8 | (i < klen ? key[i] : 0);
   return hint;
 }
 
-/* In the increasing hint[lo..hi), narrows [lo, hi) to the slots whose hint
- * equals h: before *lo all are smaller, from *hi on all are larger. */
-static void hint_span(const uint32_t *hint, int *lo, int *hi, uint32_t h) {
+/* In the increasing v[lo..hi), narrows [lo, hi) to the values between min
+ * and max: before *lo all are smaller than min, from *hi on all are larger
+ * than max. */
+static void span(const uint32_t *v, int *lo, int *hi, uint32_t min,
+                 uint32_t max) {
   int a = *lo, b = *hi;
-  while (a < b) { /* the first slot with hint >= h */
+  while (a < b) { /* the first value >= min */
     int mid = a + (b - a) / 2;
-    if (hint[mid] < h)
+    if (v[mid] < min)
       a = mid + 1;
     else
       b = mid;
   }
   *lo = a;
   b = *hi;
-  while (a < b) { /* the first slot with hint > h */
+  while (a < b) { /* the first value > max */
     int mid = a + (b - a) / 2;
-    if (hint[mid] <= h)
+    if (v[mid] <= max)
       a = mid + 1;
     else
       b = mid;
@@ -451,7 +479,8 @@ static int leaf_search(const kd_leaf *leaf, const unsigned char *key,
     return 0;
   int lo = 0, hi = leaf->n;
   kd_entry e;
-  hint_span(leaf->hint, &lo, &hi, key_hint(key, klen, leaf->plen));
+  uint32_t h = key_hint(key, klen, leaf->plen, 2);
+  span(leaf->slot, &lo, &hi, slot_make(h, 0), slot_make(h, 0xffff));
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
     leaf_entry(leaf, mid, &e);
@@ -481,7 +510,8 @@ static int inner_child_index(const kd_inner *in, const unsigned char *key,
   if (side != 0)
     return side < 0 ? 0 : in->n - 1;
   int lo = 1, hi = in->n; /* find the first i >= 1 with sep[i] > key */
-  hint_span(in->hint, &lo, &hi, key_hint(key, klen, in->plen));
+  uint32_t h = key_hint(key, klen, in->plen, 4);
+  span(in->hint, &lo, &hi, h, h);
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
     const kd_sep *s = in->sep[mid];
@@ -557,7 +587,7 @@ static void leaf_rehint(kd_leaf *leaf, int force) {
   leaf->plen = plen;
   for (int i = 0; i < leaf->n; i++) {
     leaf_entry(leaf, i, &e);
-    leaf->hint[i] = key_hint(e.key, e.klen, plen);
+    leaf_set_hint(leaf, i, key_hint(e.key, e.klen, plen, 2));
   }
 }
 
@@ -574,7 +604,7 @@ static void leaf_hint_new(kd_leaf *leaf, int pos) {
   if (prefix_cmp(e.key, e.klen, other.key, leaf->plen) != 0)
     leaf_rehint(leaf, 1);
   else
-    leaf->hint[pos] = key_hint(e.key, e.klen, leaf->plen);
+    leaf_set_hint(leaf, pos, key_hint(e.key, e.klen, leaf->plen, 2));
 }
 
 /* Inner nodes change once per leaf split at most, and their separators are
@@ -587,16 +617,17 @@ static void inner_rehint(kd_inner *in) {
                                        last->len);
   }
   for (int i = 1; i < in->n; i++)
-    in->hint[i] = key_hint(in->sep[i]->bytes, in->sep[i]->len, in->plen);
+    in->hint[i] = key_hint(in->sep[i]->bytes, in->sep[i]->len, in->plen, 4);
 }
 
 /* ---- Changing a leaf ---------------------------------------------------- */
 
-/* Adds the offsets from entry `from` on by `delta` (which may be negative,
- * as a size difference). */
+/* Adds `delta` (which may be negative, as a size difference) to the
+ * offsets from entry `from` on.  Offsets stay within 16 bits, so adding to
+ * the whole slot never carries into the hint. */
 static void shift_offsets(kd_leaf *leaf, int from, size_t delta) {
   for (int i = from; i < leaf->n; i++)
-    leaf->off[i] = (uint16_t)(leaf->off[i] + delta);
+    leaf->slot[i] = (uint32_t)(leaf->slot[i] + delta);
 }
 
 /* Puts the encoded entry (size bytes) at pos; the area has room for it and
@@ -607,11 +638,9 @@ static void leaf_insert_at(kd_leaf *leaf, int pos, const unsigned char *entry,
   int after = leaf->n - pos;
   memmove(leaf->area + at + size, leaf->area + at, leaf->used - at);
   memcpy(leaf->area + at, entry, size);
-  memmove(&leaf->off[pos + 1], &leaf->off[pos],
-          (size_t)after * sizeof leaf->off[0]);
-  memmove(&leaf->hint[pos + 1], &leaf->hint[pos],
-          (size_t)after * sizeof leaf->hint[0]);
-  leaf->off[pos] = (uint16_t)at;
+  memmove(&leaf->slot[pos + 1], &leaf->slot[pos],
+          (size_t)after * sizeof leaf->slot[0]);
+  leaf->slot[pos] = slot_make(0, at); /* its hint follows */
   leaf->n++;
   leaf->used = (uint16_t)(leaf->used + size);
   shift_offsets(leaf, pos + 1, size);
@@ -621,13 +650,11 @@ static void leaf_insert_at(kd_leaf *leaf, int pos, const unsigned char *entry,
 /* Takes entry pos out (a long key's block is the caller's to free).  The
  * rest still share the prefix. */
 static void leaf_remove_at(kd_leaf *leaf, int pos) {
-  size_t at = leaf->off[pos], end = leaf_offset(leaf, pos + 1);
+  size_t at = leaf_offset(leaf, pos), end = leaf_offset(leaf, pos + 1);
   int after = leaf->n - pos - 1;
   memmove(leaf->area + at, leaf->area + end, leaf->used - end);
-  memmove(&leaf->off[pos], &leaf->off[pos + 1],
-          (size_t)after * sizeof leaf->off[0]);
-  memmove(&leaf->hint[pos], &leaf->hint[pos + 1],
-          (size_t)after * sizeof leaf->hint[0]);
+  memmove(&leaf->slot[pos], &leaf->slot[pos + 1],
+          (size_t)after * sizeof leaf->slot[0]);
   leaf->n--;
   leaf->used = (uint16_t)(leaf->used - (end - at));
   shift_offsets(leaf, pos, (size_t)0 - (end - at));
@@ -637,7 +664,7 @@ static void leaf_remove_at(kd_leaf *leaf, int pos) {
  * has room for it. */
 static void leaf_replace_at(kd_leaf *leaf, int pos, const unsigned char *entry,
                             size_t size) {
-  size_t at = leaf->off[pos], end = leaf_offset(leaf, pos + 1);
+  size_t at = leaf_offset(leaf, pos), end = leaf_offset(leaf, pos + 1);
   memmove(leaf->area + at + size, leaf->area + end, leaf->used - end);
   memcpy(leaf->area + at, entry, size);
   leaf->used = (uint16_t)(leaf->used - (end - at) + size);
@@ -651,10 +678,8 @@ static void leaf_move_tail(kd_leaf *leaf, int from, kd_leaf *right) {
   int moved = leaf->n - from;
   if (bytes > 0)
     memcpy(right->area, leaf->area + at, bytes);
-  for (int i = 0; i < moved; i++) {
-    right->off[i] = (uint16_t)(leaf->off[from + i] - at);
-    right->hint[i] = leaf->hint[from + i];
-  }
+  for (int i = 0; i < moved; i++)
+    right->slot[i] = (uint32_t)(leaf->slot[from + i] - at);
   right->n = (uint16_t)moved;
   right->used = (uint16_t)bytes;
   right->plen = leaf->plen;
@@ -1132,7 +1157,7 @@ static int leaf_merge(cdb_keydir *kd, kd_leaf *left, kd_leaf *right) {
     return -1;
   memcpy(left->area + left->used, right->area, right->used);
   for (int i = 0; i < right->n; i++)
-    left->off[left->n + i] = (uint16_t)(left->used + right->off[i]);
+    left->slot[left->n + i] = (uint32_t)(right->slot[i] + left->used);
   left->n = (uint16_t)(left->n + right->n);
   left->used = (uint16_t)(left->used + right->used);
   leaf_rehint(left, 1);

@@ -64,7 +64,7 @@
  * Inserting: find the leaf, put the entry in.  A full leaf splits in two
  * and its parent gets the new right half plus a separator; a full parent
  * splits the same way, up to a new root.  Everything a split needs (nodes,
- * the area of the new leaf, the separator, the long key's block) is
+ * new areas for both halves, the separator, the long key's block) is
  * allocated before the tree is touched, so running out of memory leaves the
  * tree exactly as it was.  A split normally halves the node; at the very
  * right edge of the tree (keys arriving in ascending order) the old node

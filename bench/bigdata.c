@@ -154,6 +154,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   dir = argv[1];
+  setvbuf(stdout, NULL, _IOLBF, 0); /* each table row as soon as it is known */
   printf("| phase | time | rate | detail |\n|---|---:|---:|---|\n");
   db = open_db(dir);
   caskdb_get_stats(db, &st);

@@ -191,7 +191,15 @@ static const void *posix_map(int fd, uint64_t len) {
   if (len == 0 || len > SIZE_MAX)
     return NULL;
   p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED)
+    return NULL;
+  /* Reads are of single records at random places.  Without this, a page
+   * fault on a file that is not in the page cache reads the whole
+   * read-ahead window around it (megabytes on many disks) for one value:
+   * measured with 37 GB of 4 KiB values on a 24 GiB machine, over 1 MiB
+   * read from the disk per get.  Failure only costs speed. */
+  (void)madvise(p, (size_t)len, MADV_RANDOM);
+  return p;
 }
 
 static void posix_unmap(const void *addr, uint64_t len) {

@@ -857,6 +857,21 @@ static int read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r, int cached) {
   return CASKDB_OK;
 }
 
+void cdb_prefetch_record(const caskdb *db, const cdb_loc *loc) {
+#if defined(__GNUC__)
+  const cdb_file *f = db->slots[loc->slot];
+  uint32_t at;
+  if (f == NULL || f->map == NULL ||
+      (uint64_t)loc->offset + loc->size > f->map_len)
+    return;
+  for (at = 0; at < loc->size && at < 256; at += 64)
+    __builtin_prefetch(f->map + loc->offset + at);
+#else
+  (void)db;
+  (void)loc;
+#endif
+}
+
 int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r) {
   return read_record(db, loc, r, 1);
 }

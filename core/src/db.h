@@ -94,6 +94,10 @@ int cdb_expired(const caskdb *db, uint64_t expiry);
  * adds to it what had to be read. */
 int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r);
 
+/* Ask the CPU to start loading the record at loc into its cache, when the
+ * record is in a mapping (a hint only: nothing is read or checked). */
+void cdb_prefetch_record(const caskdb *db, const cdb_loc *loc);
+
 /* cdb_read_record, with the value cache left out entirely (no lookup, no
  * insert, not counted): for merge, which reads every live record once and
  * would only flush the cache. */

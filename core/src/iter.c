@@ -239,6 +239,23 @@ static int advance(caskdb_iter *it, iter_entry *e) {
   return cursor_entry(kd, &it->cur, e);
 }
 
+/* In key order, reads jump around the data files (they are in write order
+ * until a merge sorts them by key), and each record costs cache and TLB
+ * misses.  Asking for the record a few keys ahead lets those misses overlap
+ * with the work on this one. */
+#define PREFETCH_DISTANCE 4
+
+static void prefetch_ahead(caskdb_iter *it) {
+  cdb_keydir *kd = it->db->kd;
+  cdb_kd_cursor ahead = it->cur;
+  cdb_loc loc;
+  int i;
+  for (i = 0; i < PREFETCH_DISTANCE; i++)
+    cdb_kd_cursor_next(kd, &ahead);
+  if (cdb_kd_cursor_get(kd, &ahead, NULL, NULL, &loc))
+    cdb_prefetch_record(it->db, &loc);
+}
+
 static int beyond_range(const caskdb_iter *it, const iter_entry *e) {
   if (e->key[0] == CDB_CANON_HIDDEN)
     return 1; /* engine-internal keys sort after every user key */
@@ -282,6 +299,7 @@ int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
     *vlen = 0;
   if (it->keys_only)
     return CASKDB_OK;
+  prefetch_ahead(it);
   rc = cdb_read_record(it->db, &e->loc, &r);
   if (rc != CASKDB_OK)
     return rc;

@@ -141,73 +141,99 @@ static void sift_down(cdb_hint_source **heap, size_t n, size_t i) {
   }
 }
 
-/* Put every source with a first record in the heap; *live gets their
- * number.  0, or -1 when a hint is unusable. */
-static int heap_fill(cdb_hint_run *run, cdb_hint_source **heap, size_t *live) {
+/* The sources with a record left, as a binary min-heap (before() above),
+ * and the smaller of the top's two children: the second source in line.
+ * While the top stays ahead of `second`, stepping it needs no sift; in
+ * runs of merged files, whose key ranges follow each other, that is the
+ * case for all but one key per file. */
+typedef struct source_heap {
+  cdb_hint_source **h;
+  size_t live;
+  cdb_hint_source *second; /* NULL when live < 2 */
+} source_heap;
+
+static void find_second(source_heap *hp) {
+  hp->second = NULL;
+  if (hp->live >= 2)
+    hp->second = hp->h[1];
+  if (hp->live >= 3 && before(hp->h[2], hp->h[1]))
+    hp->second = hp->h[2];
+}
+
+/* Put every source with a first record in the heap.  0, or -1 when a hint
+ * is unusable. */
+static int heap_fill(cdb_hint_run *run, source_heap *hp) {
   size_t i;
-  *live = 0;
+  hp->live = 0;
   for (i = 0; i < run->n; i++) {
     int rc = source_next(run->src[i]);
     if (rc < 0)
       return -1;
     if (rc > 0)
-      heap[(*live)++] = run->src[i];
+      hp->h[hp->live++] = run->src[i];
   }
-  for (i = *live / 2; i-- > 0;)
-    sift_down(heap, *live, i);
+  for (i = hp->live / 2; i-- > 0;)
+    sift_down(hp->h, hp->live, i);
+  find_second(hp);
   return 0;
 }
 
 /* Step the top of the heap past its record: down the heap again, or out of
  * it at its end.  0, or -1 when its hint is unusable. */
-static int advance_top(cdb_hint_source **heap, size_t *live) {
-  int rc = source_next(heap[0]);
+static int advance_top(source_heap *hp) {
+  int rc = source_next(hp->h[0]);
   if (rc < 0)
     return -1;
   if (rc == 0)
-    heap[0] = heap[--*live];
-  if (*live > 0)
-    sift_down(heap, *live, 0);
+    hp->h[0] = hp->h[--hp->live];
+  else if (hp->second == NULL || before(hp->h[0], hp->second))
+    return 0; /* still first: the heap is unchanged */
+  if (hp->live > 0)
+    sift_down(hp->h, hp->live, 0);
+  find_second(hp);
   return 0;
 }
 
 /* Apply the top's record, the newest of its key, then step every source on
  * that key (the top and older files) past it. */
-static int take_top(caskdb *db, cdb_hint_source **heap, size_t *live,
-                    unsigned char *key) {
-  cdb_hint_source *top = heap[0];
+static int take_top(caskdb *db, source_heap *hp, unsigned char *key) {
+  cdb_hint_source *top = hp->h[0];
   size_t klen = top->klen;
+  int shared =
+      hp->second != NULL && cdb_canon_cmp(hp->second->key, hp->second->klen,
+                                          top->key, top->klen) == 0;
   cdb_loc loc;
   int rc;
   cdb_hint_cursor_loc(&top->c, top->slot, &loc);
   rc = cdb_apply(db, top->key, top->klen, &loc, top->c.type == CDB_HINT_DELETE);
   if (rc != CASKDB_OK)
     return rc;
+  if (!shared) /* no other source has the key: step the top alone */
+    return advance_top(hp) < 0 ? CASKDB_ENOTFOUND : CASKDB_OK;
   memcpy(key, top->key, klen);
   do {
-    if (advance_top(heap, live) < 0)
+    if (advance_top(hp) < 0)
       return CASKDB_ENOTFOUND;
-  } while (*live > 0 &&
-           cdb_canon_cmp(heap[0]->key, heap[0]->klen, key, klen) == 0);
+  } while (hp->live > 0 &&
+           cdb_canon_cmp(hp->h[0]->key, hp->h[0]->klen, key, klen) == 0);
   return CASKDB_OK;
 }
 
 int cdb_hint_run_load(caskdb *db, cdb_hint_run *run) {
-  cdb_hint_source **heap;
+  source_heap hp = {NULL, 0, NULL};
   unsigned char *key;
-  size_t live = 0;
   int rc = CASKDB_OK;
   if (run->n == 0)
     return CASKDB_OK;
-  heap = malloc(run->n * sizeof *heap);
+  hp.h = malloc(run->n * sizeof *hp.h);
   key = malloc(CDB_CANON_MAX);
-  if (heap == NULL || key == NULL)
+  if (hp.h == NULL || key == NULL)
     rc = cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory loading hints");
-  else if (heap_fill(run, heap, &live) < 0)
+  else if (heap_fill(run, &hp) < 0)
     rc = CASKDB_ENOTFOUND;
-  while (rc == CASKDB_OK && live > 0)
-    rc = take_top(db, heap, &live, key);
-  free(heap);
+  while (rc == CASKDB_OK && hp.live > 0)
+    rc = take_top(db, &hp, key);
+  free(hp.h);
   free(key);
   return rc;
 }

@@ -25,7 +25,8 @@
  *    time; different handles are independent.  Lock around a shared handle.
  *  - fork(): a handle must be used by one process only.  A child that wants
  *    the database opens its own handle (after the parent closed its own, if
- *    the parent was the writer, since the writer lock is per directory).
+ *    the parent was the writer, since the writer lock is per directory;
+ *    with caskdb_options.shared, parent and child may both keep one).
  *  - Nothing is printed, nothing exits or aborts on bad data.
  *
  * Keys are byte strings (any bytes, zero bytes included, up to
@@ -217,6 +218,11 @@ typedef struct caskdb_options {
    * workloads and under scans, docs/BENCHMARKS.md) or CASKDB_CACHE_LRU. */
   uint64_t cache_size;
   int cache_policy;
+
+  /* Shared mode (default 0): several processes open the directory at once
+   * and every one reads and writes (docs/MULTIPROCESS.md).  See
+   * caskdb_open.  Not with readonly (CASKDB_EINVAL). */
+  int shared;
 } caskdb_options;
 
 /* Cache policies (caskdb_options.cache_policy). */
@@ -242,6 +248,24 @@ void caskdb_options_init(caskdb_options *opts);
  * bytes dropped is reported by caskdb_get_stats() as truncated_bytes.  A bad
  * record anywhere else makes the open fail with CASKDB_ECORRUPT and a message
  * naming the file and offset, unless opts->salvage is set.
+ *
+ * With opts->shared, any number of processes (and handles) open the
+ * directory at once, each reading and writing: the writer lock is held
+ * shared for the handle's life (so an exclusive open fails with
+ * CASKDB_ELOCKED while shared handles exist, and a shared open while an
+ * exclusive writer is open), each write holds a cross-process lock (the
+ * flock of the file SHARED) for its duration only, and before every call a
+ * handle applies what other handles wrote since its last call (one atomic
+ * load when nothing changed), so every write acknowledged to any process
+ * before a call began is seen by that call.  The first shared opener
+ * recovers the directory as an exclusive writer does; later ones load the
+ * state the others published, without cutting anything.  Only one handle
+ * merges at a time, from the first step of its merge to the last:
+ * caskdb_merge and caskdb_merge_step return CASKDB_ELOCKED while another
+ * handle has a merge under way (an automatic merge step just skips).  The files
+ * SHARED and MERGE are created beside LOCK.  Same machine only (flock, shared
+ * memory). A shared handle inherited across fork() refuses writes, as any
+ * handle, and no longer sees other processes' writes.
  *
  * On success returns CASKDB_OK and stores the handle in *dbp.  On failure
  * stores NULL in *dbp, returns one of CASKDB_EINVAL, CASKDB_ENOENT,

@@ -14,6 +14,7 @@
 #include "datafile.h"
 #include "db.h"
 #include "os.h"
+#include "shared.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,9 +116,16 @@ int caskdb_backup(caskdb *db, const char *dest) {
   if (is != 0)
     return cdb_fail(db, CASKDB_EINVAL, is < 0 ? errno : EEXIST,
                     "backup directory %s must not exist", dest);
-  if (cdb_os->mkdir(dest, 0755) < 0)
-    return cdb_fail(db, cdb_code_from_errno(errno), errno,
-                    "cannot create backup directory %s", dest);
+  /* Shared mode: no process writes, rotates or deletes a file meanwhile. */
+  if (db->sh && (rc = cdb_shared_hold(db)) != CASKDB_OK)
+    return rc;
+  if (cdb_os->mkdir(dest, 0755) < 0) {
+    rc = cdb_fail(db, cdb_code_from_errno(errno), errno,
+                  "cannot create backup directory %s", dest);
+    if (db->sh)
+      cdb_shared_unhold(db);
+    return rc;
+  }
   /* Unsynced writes of the active file are copied through the page cache;
    * the copy itself is synced below. */
   for (i = 0; i < db->nfiles && rc == CASKDB_OK; i++)
@@ -125,5 +133,7 @@ int caskdb_backup(caskdb *db, const char *dest) {
   if (rc == CASKDB_OK && cdb_os->sync_dir(dest) < 0)
     rc = cdb_fail(db, CASKDB_EIO, errno, "cannot sync backup directory %s",
                   dest);
+  if (db->sh)
+    cdb_shared_unhold(db);
   return rc;
 }

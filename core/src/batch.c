@@ -11,6 +11,7 @@
  */
 #include "db.h"
 #include "key.h"
+#include "shared.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +215,7 @@ static int apply_ops(caskdb *db, const caskdb_batch *b, uint64_t start,
   return CASKDB_OK;
 }
 
-int caskdb_batch_commit(caskdb *db, caskdb_batch *b) {
+static int commit(caskdb *db, caskdb_batch *b) {
   unsigned char *buf;
   struct iovec iov;
   uint64_t now, start;
@@ -247,5 +248,15 @@ int caskdb_batch_commit(caskdb *db, caskdb_batch *b) {
   free(buf);
   if (rc == CASKDB_OK)
     cdb_after_write(db);
+  return rc;
+}
+
+int caskdb_batch_commit(caskdb *db, caskdb_batch *b) {
+  int rc;
+  if (db == NULL || db->sh == NULL)
+    return commit(db, b);
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, commit(db, b));
   return rc;
 }

@@ -20,6 +20,7 @@
 #include "hint.h"
 #include "key.h"
 #include "lock.h"
+#include "shared.h"
 #include "syncer.h"
 #include "os.h"
 
@@ -169,6 +170,8 @@ static int options_valid(const caskdb_options *o) {
   if (o->cache_policy != CASKDB_CACHE_LRU &&
       o->cache_policy != CASKDB_CACHE_SIEVE)
     return 0;
+  if (o->shared && o->readonly)
+    return 0;
   if (!(o->merge_trigger_dead_ratio >= 0.0 &&
         o->merge_trigger_dead_ratio <= 1.0))
     return 0;
@@ -260,7 +263,9 @@ int cdb_create_active(caskdb *db, uint32_t id) {
     free(f);
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   }
-  fd = cdb_os->open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  /* In shared mode a file of that id can only be the left-over of a writer
+   * killed before it published the file (docs/MULTIPROCESS.md): reuse it. */
+  fd = cdb_os->open(path, O_RDWR | O_CREAT | (db->sh ? O_TRUNC : O_EXCL), 0644);
   h.version = CDB_FORMAT_VERSION;
   h.kind = CDB_FILE_DATA;
   h.file_id = id;
@@ -318,6 +323,7 @@ static void free_handle(caskdb *db) {
   /* In a forked child the lock descriptor was closed at the fork. */
   if (db->lock_fd >= 0 && db->fork_gen == cdb_fork_generation())
     cdb_lock_release(db->lock_fd);
+  cdb_shared_close(db);
   cdb_kd_free(db->kd);
   cdb_cache_free(db->cache);
   free(db->slots);
@@ -412,12 +418,16 @@ int caskdb_open(const char *path, const caskdb_options *opts, caskdb **dbp,
     return CASKDB_ENOMEM;
   }
   rc = open_directory(db);
-  if (rc == CASKDB_OK && !db->opts.readonly)
-    rc = take_lock(db);
-  if (rc == CASKDB_OK)
-    rc = cdb_load(db);
-  if (rc == CASKDB_OK && !db->opts.readonly)
-    rc = caskdb_sync(db); /* make a newly created file durable */
+  if (rc == CASKDB_OK && db->opts.shared) {
+    rc = cdb_shared_open(db); /* locks, load and sync, as shared.c says */
+  } else {
+    if (rc == CASKDB_OK && !db->opts.readonly)
+      rc = take_lock(db);
+    if (rc == CASKDB_OK)
+      rc = cdb_load(db);
+    if (rc == CASKDB_OK && !db->opts.readonly)
+      rc = caskdb_sync(db); /* make a newly created file durable */
+  }
   if (rc == CASKDB_OK && !db->opts.readonly &&
       db->opts.sync == CASKDB_SYNC_INTERVAL) {
     db->syncer = cdb_syncer_start(db->opts.sync_interval_ms);
@@ -516,6 +526,11 @@ int cdb_rotate(caskdb *db) {
   int rc;
   if (old->size <= CDB_FILE_HEADER_SIZE)
     return CASKDB_OK;
+  /* Shared mode: bytes past the end may be left by a writer that died; a
+   * reader reads an immutable file to its size, so cut them. */
+  if (db->sh && cdb_os->ftruncate(old->fd, old->size) < 0)
+    return cdb_fail(db, cdb_code_from_errno(errno), errno,
+                    "cannot cut data file %010u to its end", (unsigned)old->id);
   /* Whatever the sync mode: only the newest file may ever be torn by a
    * power cut (open.c relies on it), so a file is on disk before it stops
    * being the newest.  Once per max_file_size of writes. */
@@ -551,6 +566,8 @@ int cdb_append(caskdb *db, const struct iovec *iov, int iovcnt, uint64_t total,
                uint64_t *off) {
   uint64_t start = db->active->size;
   int rc;
+  if (db->sh)
+    cdb_shared_note_append(db);
   if (cdb_os->pwritev_all(db->active->fd, iov, iovcnt, start) < 0) {
     int err = errno;
     cdb_undo_append(db, start);
@@ -709,7 +726,7 @@ static int holds_list(caskdb *db, size_t clen) {
          loc.vtype == CASKDB_TYPE_LIST;
 }
 
-int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
+static int put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
                const caskdb_meta *meta) {
   cdb_loc loc;
   size_t clen;
@@ -749,7 +766,18 @@ int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
   return CASKDB_OK;
 }
 
-int caskdb_delete(caskdb *db, caskdb_key key) {
+int caskdb_put(caskdb *db, caskdb_key key, const void *value, size_t vlen,
+               const caskdb_meta *meta) {
+  int rc;
+  if (db == NULL || db->sh == NULL)
+    return put(db, key, value, vlen, meta);
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, put(db, key, value, vlen, meta));
+  return rc;
+}
+
+static int delete_key(caskdb *db, caskdb_key key) {
   cdb_loc found, loc;
   size_t clen;
   int rc;
@@ -781,6 +809,16 @@ int caskdb_delete(caskdb *db, caskdb_key key) {
   cdb_forget(db, db->keybuf, clen);
   cdb_after_write(db);
   return CASKDB_OK;
+}
+
+int caskdb_delete(caskdb *db, caskdb_key key) {
+  int rc;
+  if (db == NULL || db->sh == NULL)
+    return delete_key(db, key);
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, delete_key(db, key));
+  return rc;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -902,6 +940,9 @@ int caskdb_get(caskdb *db, caskdb_key key, const void **value, size_t *vlen,
   if (db == NULL || value == NULL || vlen == NULL)
     return CASKDB_EINVAL;
   clear_error(db);
+  /* Catching up uses db->keybuf: before the key goes there. */
+  if (db->sh && (rc = cdb_shared_refresh(db)) != CASKDB_OK)
+    return rc;
   rc = cdb_key_to_canon(&key, db->keybuf, &clen);
   if (rc != CASKDB_OK)
     return rc;
@@ -932,6 +973,9 @@ int caskdb_exists(caskdb *db, caskdb_key key) {
   if (db == NULL)
     return CASKDB_EINVAL;
   clear_error(db);
+  /* Catching up uses db->keybuf: before the key goes there. */
+  if (db->sh && (rc = cdb_shared_refresh(db)) != CASKDB_OK)
+    return rc;
   rc = cdb_key_to_canon(&key, db->keybuf, &clen);
   if (rc != CASKDB_OK)
     return rc;
@@ -947,6 +991,10 @@ uint64_t caskdb_count(const caskdb *db) {
   uint64_t n, now;
   if (db == NULL)
     return 0;
+  /* A shared handle counts what other processes wrote too (the handle
+   * changes, not the database; a failure to catch up counts what it has). */
+  if (db->sh)
+    cdb_shared_refresh((caskdb *)db);
   n = cdb_kd_count(db->kd) - db->n_hidden;
   if (db->n_expiring == 0)
     return n;
@@ -965,6 +1013,8 @@ int caskdb_get_stats(caskdb *db, caskdb_stats *st) {
   uint32_t i;
   if (db == NULL || st == NULL)
     return CASKDB_EINVAL;
+  if (db->sh)
+    cdb_shared_refresh(db);
   memset(st, 0, sizeof *st);
   st->keys = cdb_kd_count(db->kd) - db->n_hidden;
   /* Every file, merge outputs not yet published included. */
@@ -996,6 +1046,8 @@ size_t caskdb_get_file_stats(caskdb *db, caskdb_file_stats *out, size_t n) {
   uint32_t i;
   if (db == NULL)
     return 0;
+  if (db->sh)
+    cdb_shared_refresh(db);
   for (i = 0; i < db->nfiles && i < n; i++) {
     const cdb_file *f = db->slots[db->order[i]];
     out[i].id = f->id;

@@ -21,7 +21,8 @@
 #include <sys/uio.h>
 #include <stdint.h>
 
-typedef struct cdb_merge cdb_merge; /* a merge under way (merge.c) */
+typedef struct cdb_merge cdb_merge;   /* a merge under way (merge.c) */
+typedef struct cdb_shared cdb_shared; /* shared mode's state (shared.c) */
 
 typedef struct cdb_file {
   uint32_t id;
@@ -67,6 +68,7 @@ struct caskdb {
   caskdb_iter *iters;        /* iterators not yet closed (iter.c) */
   cdb_merge *merge;          /* the merge under way, or NULL (merge.c) */
   struct cdb_syncer *syncer; /* sync = "interval": the thread (syncer.c) */
+  cdb_shared *sh;            /* shared mode, or NULL (shared.c) */
 
   int syserr;
   char errmsg[512];
@@ -184,5 +186,9 @@ int cdb_forget(caskdb *db, const unsigned char *canon, size_t clen);
 /* Detach every iterator of db before it is freed: they stay allocated
  * until caskdb_iter_close, and report CASKDB_EINVAL meanwhile (iter.c). */
 void cdb_iter_detach_all(caskdb *db);
+
+/* The keydir was replaced (shared mode reloads it): every iterator seeks
+ * again after its last key on its next step (iter.c). */
+void cdb_iter_reseek_all(caskdb *db);
 
 #endif /* CASKDB_DB_H */

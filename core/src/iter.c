@@ -15,6 +15,7 @@
  */
 #include "db.h"
 #include "key.h"
+#include "shared.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,14 @@ void cdb_iter_detach_all(caskdb *db) {
     it = next;
   }
   db->iters = NULL;
+}
+
+void cdb_iter_reseek_all(caskdb *db) {
+  caskdb_iter *it;
+  /* A version the new keydir has not reached (versions only grow): the
+   * next step seeks past the last key instead of using the cursor. */
+  for (it = db->iters; it; it = it->next)
+    it->cur.version = cdb_kd_version(db->kd) - 1;
 }
 
 /* Set `start` to the larger of a canonical key and the range's bounds. */
@@ -276,6 +285,8 @@ int caskdb_iter_next(caskdb_iter *it, caskdb_key *key, const void **value,
     return CASKDB_EINVAL;
   if (it->done)
     return CASKDB_DONE;
+  if (it->db->sh && (rc = cdb_shared_refresh(it->db)) != CASKDB_OK)
+    return rc;
   for (;;) {
     if (!advance(it, e) || beyond_range(it, e)) {
       it->done = 1;

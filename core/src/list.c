@@ -19,6 +19,7 @@
 #include "db.h"
 #include "key.h"
 #include "record.h"
+#include "shared.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +169,8 @@ static int begin(caskdb *db, caskdb_key key, unsigned char *k, size_t *klen,
                          : cdb_fail(db, rc, 0, "out of memory in a list");
 }
 
-int caskdb_list_push(caskdb *db, caskdb_key key, int left, const void *value,
-                     size_t vlen, const caskdb_meta *meta, uint64_t *len) {
+static int push(caskdb *db, caskdb_key key, int left, const void *value,
+                size_t vlen, const caskdb_meta *meta, uint64_t *len) {
   unsigned char k[CDB_CANON_MAX], ek[CDB_CANON_MAX];
   caskdb_meta elem = {0, 0, 0};
   caskdb_batch *b;
@@ -211,8 +212,19 @@ int caskdb_list_push(caskdb *db, caskdb_key key, int left, const void *value,
   return rc;
 }
 
-int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
-                    size_t *vlen, caskdb_meta *meta) {
+int caskdb_list_push(caskdb *db, caskdb_key key, int left, const void *value,
+                     size_t vlen, const caskdb_meta *meta, uint64_t *len) {
+  int rc;
+  if (db == NULL || db->sh == NULL)
+    return push(db, key, left, value, vlen, meta, len);
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, push(db, key, left, value, vlen, meta, len));
+  return rc;
+}
+
+static int pop(caskdb *db, caskdb_key key, int left, const void **value,
+               size_t *vlen, caskdb_meta *meta) {
   unsigned char k[CDB_CANON_MAX], ek[CDB_CANON_MAX];
   caskdb_batch *b;
   list_state st;
@@ -265,6 +277,17 @@ int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
   return CASKDB_OK;
 }
 
+int caskdb_list_pop(caskdb *db, caskdb_key key, int left, const void **value,
+                    size_t *vlen, caskdb_meta *meta) {
+  int rc;
+  if (db == NULL || db->sh == NULL)
+    return pop(db, key, left, value, vlen, meta);
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, pop(db, key, left, value, vlen, meta));
+  return rc;
+}
+
 int caskdb_list_len(caskdb *db, caskdb_key key, uint64_t *len) {
   list_state st;
   size_t klen;
@@ -272,6 +295,8 @@ int caskdb_list_len(caskdb *db, caskdb_key key, uint64_t *len) {
   if (db == NULL || len == NULL)
     return CASKDB_EINVAL;
   db->errmsg[0] = '\0';
+  if (db->sh && (rc = cdb_shared_refresh(db)) != CASKDB_OK)
+    return rc; /* it uses db->keybuf: before the key goes there */
   rc = cdb_key_to_canon(&key, db->keybuf, &klen);
   if (rc != CASKDB_OK)
     return rc;

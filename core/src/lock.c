@@ -80,28 +80,46 @@ static void forget(int fd) {
   pthread_mutex_unlock(&registry_mutex);
 }
 
-int cdb_lock_take(const char *dir) {
-  size_t n = strlen(dir);
-  char *path = malloc(n + sizeof "/LOCK");
+/* Open dir/name for locking; -1 with errno. */
+static int open_lock_file(const char *dir, const char *name) {
+  size_t n = strlen(dir), m = strlen(name);
+  char *path = malloc(n + m + 2);
   int fd, err;
   if (path == NULL) {
     errno = ENOMEM;
     return -1;
   }
   memcpy(path, dir, n);
-  memcpy(path + n, "/LOCK", sizeof "/LOCK");
+  path[n] = '/';
+  memcpy(path + n + 1, name, m + 1);
   pthread_once(&registry_once, install_fork_handlers);
   fd = cdb_os->open(path, O_RDWR | O_CREAT, 0644);
   err = errno;
   free(path);
-  if (fd < 0) {
-    errno = err;
+  errno = err;
+  return fd;
+}
+
+int cdb_lock_take(const char *dir) {
+  int fd = open_lock_file(dir, "LOCK"), err;
+  if (fd < 0)
     return -1;
-  }
   if (cdb_os->lock(fd) < 0 || !remember(fd)) {
     err = errno ? errno : ENOMEM;
     cdb_os->close(fd);
     errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+int cdb_lock_open(const char *dir, const char *name) {
+  int fd = open_lock_file(dir, name);
+  if (fd < 0)
+    return -1;
+  if (!remember(fd)) {
+    cdb_os->close(fd);
+    errno = ENOMEM;
     return -1;
   }
   return fd;

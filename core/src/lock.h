@@ -8,7 +8,13 @@
  * descriptor, or -1 with errno (EWOULDBLOCK: another writer has it). */
 int cdb_lock_take(const char *dir);
 
-/* Release a lock taken by cdb_lock_take in this process. */
+/* Open (creating it) the file `dir`/`name`, used only to lock or map it,
+ * and register the descriptor like a lock: a forked child closes it at
+ * once.  Takes no lock.  Returns the descriptor, or -1 with errno. */
+int cdb_lock_open(const char *dir, const char *name);
+
+/* Release a lock taken by cdb_lock_take in this process (or close a
+ * descriptor of cdb_lock_open, releasing any lock on it). */
 void cdb_lock_release(int fd);
 
 /* A number that changes in a child process each time the process forks.

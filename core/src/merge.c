@@ -36,6 +36,7 @@
 #include "hint.h"
 #include "key.h"
 #include "os.h"
+#include "shared.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -295,6 +296,8 @@ static int publish_outputs(caskdb *db, cdb_merge *m) {
   for (i = 0; i < m->nouts; i++)
     if (cdb_os->rename(m->outs[i].tmp_path, m->outs[i].final_path) < 0)
       return cdb_fail(db, CASKDB_EIO, errno, "cannot publish merge output");
+  if (db->sh) /* other processes load the new files before their next call */
+    cdb_shared_note_files(db);
   if (cdb_os->sync_dir(db->path) < 0)
     return cdb_fail(db, CASKDB_EIO, errno, "cannot sync directory %s",
                     db->path);
@@ -333,6 +336,8 @@ static int delete_next_input(caskdb *db, cdb_merge *m) {
   cdb_file_name(name, f->id, f->part, CDB_DATA_SUFFIX);
   path = cdb_path_join(db->path, name);
   cdb_hint_remove(db, f);
+  if (db->sh)
+    cdb_shared_note_files(db);
   if (path == NULL || cdb_os->unlink(path) < 0)
     rc = cdb_fail(db, CASKDB_EIO, errno, "cannot remove merged file %s", name);
   else if (cdb_os->sync_dir(db->path) < 0)
@@ -533,10 +538,8 @@ static int sync_step(caskdb *db) {
   return CASKDB_OK;
 }
 
-int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
+static int merge_step(caskdb *db, uint64_t max_bytes, int *more) {
   int rc;
-  if (db == NULL)
-    return CASKDB_EINVAL;
   if (more)
     *more = 0;
   db->errmsg[0] = '\0';
@@ -544,6 +547,11 @@ int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
   if (rc != CASKDB_OK)
     return rc;
   if (db->merge == NULL) {
+    /* Shared mode: every data file of the directory must be an input or
+     * newer than the inputs, including outputs of a merger that died before
+     * it told the others (docs/MULTIPROCESS.md, "Merge"). */
+    if (db->sh && (rc = cdb_shared_check_files(db)) != CASKDB_OK)
+      return rc;
     rc = start_job(db);
     if (rc != CASKDB_OK || db->merge == NULL)
       return rc;
@@ -575,11 +583,66 @@ int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
   return rc;
 }
 
+/* Shared mode: one merging handle across processes (the merge lock, held
+ * from the first step of a merge to its last), and each step under the
+ * write lock. */
+static int shared_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
+  int rc;
+  if (more)
+    *more = 0;
+  rc = cdb_check_writable(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_merge_lock(db, 0);
+  if (rc != CASKDB_OK)
+    return rc;
+  rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, merge_step(db, max_bytes, more));
+  cdb_shared_merge_unlock(db); /* when the merge is over */
+  return rc;
+}
+
+int caskdb_merge_step(caskdb *db, uint64_t max_bytes, int *more) {
+  if (db == NULL)
+    return CASKDB_EINVAL;
+  if (db->sh)
+    return shared_merge_step(db, max_bytes, more);
+  return merge_step(db, max_bytes, more);
+}
+
+/* The bytes a step of caskdb_merge copies in shared mode, between which
+ * other processes get the write lock. */
+#define SHARED_MERGE_SLICE (4u * 1024 * 1024)
+
+static int shared_merge(caskdb *db) {
+  int rc, more = 1;
+  /* Not waiting: the handle merging may be idle between its steps for any
+   * time (an automatic merge goes on only as its handle writes). */
+  rc = cdb_shared_merge_lock(db, 0);
+  if (rc != CASKDB_OK)
+    return rc;
+  cdb_shared_merge_pin(db, 1);
+  while (db->merge && rc == CASKDB_OK)
+    rc = caskdb_merge_step(db, SHARED_MERGE_SLICE, &more);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_begin(db);
+  if (rc == CASKDB_OK)
+    rc = cdb_shared_write_end(db, cdb_rotate(db));
+  more = 1;
+  while (rc == CASKDB_OK && more)
+    rc = caskdb_merge_step(db, SHARED_MERGE_SLICE, &more);
+  cdb_shared_merge_pin(db, 0);
+  cdb_shared_merge_unlock(db);
+  return rc;
+}
+
 int caskdb_merge(caskdb *db) {
   int rc, more = 1;
   if (db == NULL)
     return CASKDB_EINVAL;
   rc = cdb_check_writable(db);
+  if (rc == CASKDB_OK && db->sh)
+    return shared_merge(db);
   if (rc != CASKDB_OK)
     return rc;
   /* Finish a merge under way, then merge everything written so far. */

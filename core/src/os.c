@@ -220,3 +220,29 @@ const cdb_os_table *cdb_os = &cdb_os_posix;
 void cdb_os_set(const cdb_os_table *table) {
   cdb_os = table ? table : &cdb_os_posix;
 }
+
+int cdb_os_flock(int fd, int op) {
+  int how = 0, rc;
+  if (op & CDB_FLOCK_SH)
+    how = LOCK_SH;
+  else if (op & CDB_FLOCK_EX)
+    how = LOCK_EX;
+  else
+    how = LOCK_UN;
+  if (op & CDB_FLOCK_NB)
+    how |= LOCK_NB;
+  do {
+    rc = flock(fd, how);
+  } while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+void *cdb_os_map_rw(int fd, size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void cdb_os_unmap_rw(void *addr, size_t len) {
+  if (addr != NULL)
+    munmap(addr, len);
+}

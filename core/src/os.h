@@ -67,6 +67,25 @@ extern const cdb_os_table *cdb_os;
 /* The POSIX table. */
 extern const cdb_os_table cdb_os_posix;
 
+/* ---- coordination between processes (shared mode) -------------------------
+ *
+ * Not in the table: they lock and map the small coordination files of
+ * shared mode (docs/MULTIPROCESS.md), never data, so the fault-injecting
+ * tables have nothing to gain from replacing them. */
+
+#define CDB_FLOCK_SH 1 /* take a shared lock */
+#define CDB_FLOCK_EX 2 /* take an exclusive lock */
+#define CDB_FLOCK_UN 8 /* release */
+#define CDB_FLOCK_NB 4 /* or-ed in: fail with EWOULDBLOCK instead of waiting   \
+                        */
+
+/* flock(2) with one of the CDB_FLOCK_* operations; retries EINTR. */
+int cdb_os_flock(int fd, int op);
+
+/* Map `len` bytes of fd read-write and shared; NULL on failure. */
+void *cdb_os_map_rw(int fd, size_t len);
+void cdb_os_unmap_rw(void *addr, size_t len);
+
 /* Install `table` (NULL: the POSIX one).  For tests; not thread-safe: call it
  * while no handle is open. */
 void cdb_os_set(const cdb_os_table *table);

@@ -589,6 +589,8 @@ static void set_option(lua_State *L, caskdb_options *o) {
     o->create = opt_boolean(L, name);
   else if (strcmp(name, "salvage") == 0)
     o->salvage = opt_boolean(L, name);
+  else if (strcmp(name, "shared") == 0)
+    o->shared = opt_boolean(L, name);
   else if (strcmp(name, "auto_merge") == 0)
     o->auto_merge = opt_boolean(L, name);
   else if (strcmp(name, "merge_trigger_dead_ratio") == 0)

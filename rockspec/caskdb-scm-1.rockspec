@@ -53,6 +53,7 @@ build = {
         "core/src/open.c",
         "core/src/os.c",
         "core/src/record.c",
+        "core/src/shared.c",
         "core/src/syncer.c",
         "lua/caskdb.c",
         "lua/lmsgpack.c",

@@ -397,6 +397,13 @@ static void drop_file(caskdb *db, uint32_t at) {
   db->nfiles--;
   if (db->cache)
     cdb_cache_drop_file(db->cache, f->serial, 0);
+  if (db->syncer) {
+    /* The background sync may hold that descriptor: make it forget it
+     * (and note the active file again if this handle has writes in it). */
+    cdb_syncer_release(db->syncer);
+    if (db->dirty && db->active && db->active != f)
+      cdb_syncer_note_write(db->syncer, db->active->fd);
+  }
   cdb_file_unmap(f);
   cdb_os->close(f->fd);
   free(f);

@@ -176,6 +176,40 @@ static void test_two_handles(const char *dir) {
   CHECK_EQ(caskdb_close(b), CASKDB_OK);
 }
 
+/* sync = "interval" handles, one merging files away under the other's
+ * background sync: writes go on and nothing is lost. */
+static void test_interval(const char *dir) {
+  caskdb_options o;
+  caskdb *a, *b;
+  char k[32], v[32];
+  int i, round, ok = 1;
+  caskdb_options_init(&o);
+  o.shared = 1;
+  o.max_file_size = 4096;
+  o.sync = CASKDB_SYNC_INTERVAL;
+  o.sync_interval_ms = 1;
+  a = tu_open(dir, &o);
+  b = tu_open(dir, &o);
+  for (round = 0; round < 4; round++) {
+    for (i = 0; i < 300; i++) {
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(v, sizeof v, "r%d-%d", round, i);
+      put_s(i % 2 ? a : b, k, v);
+    }
+    CHECK_EQ(caskdb_merge(round % 2 ? a : b), CASKDB_OK);
+  }
+  for (i = 0; i < 300; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    snprintf(v, sizeof v, "r3-%d", i);
+    ok &= holds_s(a, k, v) && holds_s(b, k, v);
+  }
+  CHECK(ok);
+  put_s(a, "last", "a");
+  put_s(b, "last", "b");
+  CHECK_EQ(caskdb_close(a), CASKDB_OK);
+  CHECK_EQ(caskdb_close(b), CASKDB_OK);
+}
+
 /* ---- part 2: processes killed at random --------------------------------- */
 
 #define NCHILD 4
@@ -654,6 +688,7 @@ int main(void) {
   tu_make_tmpdir(root, sizeof root, "shared");
   test_exclusion(tu_join(dir, sizeof dir, root, "excl"));
   test_two_handles(tu_join(dir, sizeof dir, root, "two"));
+  test_interval(tu_join(dir, sizeof dir, root, "interval"));
   test_kills(root);
   if (check_failures == 0)
     tu_remove_tree(root);

@@ -76,8 +76,8 @@ extern const cdb_os_table cdb_os_posix;
 #define CDB_FLOCK_SH 1 /* take a shared lock */
 #define CDB_FLOCK_EX 2 /* take an exclusive lock */
 #define CDB_FLOCK_UN 8 /* release */
-#define CDB_FLOCK_NB 4 /* or-ed in: fail with EWOULDBLOCK instead of waiting   \
-                        */
+/* Or-ed in: fail with EWOULDBLOCK instead of waiting. */
+#define CDB_FLOCK_NB 4
 
 /* flock(2) with one of the CDB_FLOCK_* operations; retries EINTR. */
 int cdb_os_flock(int fd, int op);

@@ -1,4 +1,4 @@
--- The child of spec/26-shared_spec.lua: one of four processes (Lua 5.4 or
+-- The child of spec/27-shared_spec.lua: one of four processes (Lua 5.4 or
 -- LuaJIT) on one database opened with shared = true.  It writes its own
 -- keys ("c<id>:<k>") and reads the others' until the file STOP exists (or
 -- it is killed).  Before each write it logs "I <seq> <key> <value or ->",

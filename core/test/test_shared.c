@@ -210,6 +210,43 @@ static void test_interval(const char *dir) {
   CHECK_EQ(caskdb_close(b), CASKDB_OK);
 }
 
+/* Without mappings and with the value cache: after another handle's merge
+ * and overwrites no read is served from a stale place. */
+static void test_cache(const char *dir) {
+  caskdb_options o;
+  caskdb *a, *b;
+  char k[32], v[32];
+  int i, round, ok = 1;
+  caskdb_options_init(&o);
+  o.shared = 1;
+  o.max_file_size = 4096;
+  o.use_mmap = 0;
+  o.cache_size = 1u << 20;
+  a = tu_open(dir, &o);
+  b = tu_open(dir, &o);
+  for (round = 0; round < 4; round++) {
+    for (i = 0; i < 300; i++) {
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(v, sizeof v, "r%d-%d", round, i);
+      put_s(i % 2 ? a : b, k, v);
+    }
+    for (i = 0; i < 300; i++) { /* fill both caches */
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(v, sizeof v, "r%d-%d", round, i);
+      ok &= holds_s(a, k, v) && holds_s(b, k, v);
+    }
+    CHECK_EQ(caskdb_merge(round % 2 ? a : b), CASKDB_OK);
+    for (i = 0; i < 300; i++) {
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(v, sizeof v, "r%d-%d", round, i);
+      ok &= holds_s(a, k, v) && holds_s(b, k, v);
+    }
+  }
+  CHECK(ok);
+  CHECK_EQ(caskdb_close(a), CASKDB_OK);
+  CHECK_EQ(caskdb_close(b), CASKDB_OK);
+}
+
 /* ---- part 2: processes killed at random --------------------------------- */
 
 #define NCHILD 4
@@ -689,6 +726,7 @@ int main(void) {
   test_exclusion(tu_join(dir, sizeof dir, root, "excl"));
   test_two_handles(tu_join(dir, sizeof dir, root, "two"));
   test_interval(tu_join(dir, sizeof dir, root, "interval"));
+  test_cache(tu_join(dir, sizeof dir, root, "cache"));
   test_kills(root);
   if (check_failures == 0)
     tu_remove_tree(root);

@@ -33,7 +33,7 @@ bench: deps
 	@sh scripts/deps.sh bench
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASKDB_BUILD_BENCH=ON -DCASKDB_BUILD_TESTS=OFF >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_kv bench_cache caskdb_lua startup
-	$(BENCH_BUILD)/bench/bench_kv -n $(BENCH_N) -v 100
+	$(BENCH_BUILD)/bench/bench_kv -n $(BENCH_N) -v 100 -D 2000
 	$(BENCH_BUILD)/bench/bench_kv -n $$(($(BENCH_N) / 10)) -v 4096 -D 1000 -H
 	$(BENCH_BUILD)/bench/startup $${TMPDIR:-/tmp}/caskdb-startup-$$$$ $(BENCH_N) 1024
 	CASKDB_LUA_DIR=$(CURDIR)/$(BENCH_BUILD)/lua lua5.4 bench/lua/bench.lua $(BENCH_N)

@@ -45,15 +45,6 @@ struct caskdb_iter {
   size_t last_len;
 };
 
-static int canon_compare(const unsigned char *a, size_t alen,
-                         const unsigned char *b, size_t blen) {
-  size_t n = alen < blen ? alen : blen;
-  int c = memcmp(a, b, n);
-  if (c != 0)
-    return c;
-  return alen < blen ? -1 : alen > blen;
-}
-
 static unsigned char *copy_bytes(const unsigned char *p, size_t n) {
   unsigned char *c = malloc(n ? n : 1);
   if (c && n)
@@ -113,11 +104,11 @@ static int set_start(caskdb_iter *it, const unsigned char *k, size_t klen) {
   const unsigned char *best = k;
   size_t best_len = klen;
   if (it->from && (best == NULL ||
-                   canon_compare(it->from, it->from_len, best, best_len) > 0)) {
+                   cdb_canon_cmp(it->from, it->from_len, best, best_len) > 0)) {
     best = it->from;
     best_len = it->from_len;
   }
-  if (it->prefix && (best == NULL || canon_compare(it->prefix, it->prefix_len,
+  if (it->prefix && (best == NULL || cdb_canon_cmp(it->prefix, it->prefix_len,
                                                    best, best_len) > 0)) {
     best = it->prefix;
     best_len = it->prefix_len;
@@ -242,7 +233,7 @@ static int advance(caskdb_iter *it, iter_entry *e) {
   cdb_kd_seek(kd, it->last, it->last_len, &it->cur);
   if (!cursor_entry(kd, &it->cur, e))
     return 0;
-  if (canon_compare(e->key, e->klen, it->last, it->last_len) != 0)
+  if (cdb_canon_cmp(e->key, e->klen, it->last, it->last_len) != 0)
     return 1;
   cdb_kd_cursor_next(kd, &it->cur); /* the last key given is still there */
   return cursor_entry(kd, &it->cur, e);
@@ -268,7 +259,7 @@ static void prefetch_ahead(caskdb_iter *it) {
 static int beyond_range(const caskdb_iter *it, const iter_entry *e) {
   if (e->key[0] == CDB_CANON_HIDDEN)
     return 1; /* engine-internal keys sort after every user key */
-  if (it->to && canon_compare(e->key, e->klen, it->to, it->to_len) >= 0)
+  if (it->to && cdb_canon_cmp(e->key, e->klen, it->to, it->to_len) >= 0)
     return 1;
   if (it->prefix && (e->klen < it->prefix_len ||
                      memcmp(e->key, it->prefix, it->prefix_len) != 0))

@@ -895,6 +895,48 @@ static int read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r, int cached) {
   return CASKDB_OK;
 }
 
+void cdb_pending_clear(cdb_pending_batch *b) {
+  size_t i;
+  for (i = 0; i < b->n; i++)
+    free(b->ops[i].canon);
+  b->n = 0;
+}
+
+int cdb_pending_push(cdb_pending_batch *b, const unsigned char *canon,
+                     size_t clen, const cdb_loc *loc, int is_delete) {
+  cdb_pending_op *op;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    cdb_pending_op *ops = realloc(b->ops, cap * sizeof *ops);
+    if (ops == NULL)
+      return -1;
+    b->ops = ops;
+    b->cap = cap;
+  }
+  op = &b->ops[b->n];
+  op->canon = malloc(clen ? clen : 1);
+  if (op->canon == NULL)
+    return -1;
+  memcpy(op->canon, canon, clen);
+  op->clen = clen;
+  op->loc = *loc;
+  op->is_delete = is_delete;
+  b->n++;
+  return 0;
+}
+
+int cdb_pending_apply(caskdb *db, cdb_pending_batch *b) {
+  size_t i;
+  for (i = 0; i < b->n; i++) {
+    cdb_pending_op *op = &b->ops[i];
+    int rc = cdb_apply(db, op->canon, op->clen, &op->loc, op->is_delete);
+    if (rc != CASKDB_OK)
+      return rc;
+  }
+  cdb_pending_clear(b);
+  return CASKDB_OK;
+}
+
 void cdb_prefetch_record(const caskdb *db, const cdb_loc *loc) {
 #if defined(__GNUC__)
   const cdb_file *f = db->slots[loc->slot];

@@ -96,6 +96,34 @@ int cdb_expired(const caskdb *db, uint64_t expiry);
  * adds to it what had to be read. */
 int cdb_read_record(caskdb *db, const cdb_loc *loc, cdb_rec *r);
 
+/* Records of a batch being read (at open, or when catching up with other
+ * processes in shared mode): held until the batch's end record, then
+ * applied in order, so a batch takes effect whole or not at all. */
+typedef struct cdb_pending_op {
+  unsigned char *canon; /* owned copy of the canonical key */
+  size_t clen;
+  cdb_loc loc;
+  int is_delete;
+} cdb_pending_op;
+
+typedef struct cdb_pending_batch {
+  cdb_pending_op *ops;
+  size_t n, cap;
+  uint64_t start; /* offset of the batch's first record */
+} cdb_pending_batch;
+
+/* Forget the held records (the array stays, for reuse; free b->ops when
+ * done). */
+void cdb_pending_clear(cdb_pending_batch *b);
+
+/* Hold one record.  0, or -1 when out of memory. */
+int cdb_pending_push(cdb_pending_batch *b, const unsigned char *canon,
+                     size_t clen, const cdb_loc *loc, int is_delete);
+
+/* Apply the held records in order with cdb_apply, then clear.  CASKDB_OK
+ * or cdb_apply's error. */
+int cdb_pending_apply(caskdb *db, cdb_pending_batch *b);
+
 /* Ask the CPU to start loading the record at loc into its cache, when the
  * record is in a mapping (a hint only: nothing is read or checked). */
 void cdb_prefetch_record(const caskdb *db, const cdb_loc *loc);

@@ -94,65 +94,6 @@ static int compare_refs(const void *a, const void *b) {
   return x->part < y->part ? -1 : x->part > y->part;
 }
 
-/* ---- a batch being read ------------------------------------------------ */
-
-typedef struct pending_op {
-  unsigned char *canon;
-  size_t clen;
-  cdb_loc loc;
-  int is_delete;
-} pending_op;
-
-typedef struct pending_batch {
-  pending_op *ops;
-  size_t n, cap;
-  uint64_t start; /* offset of the batch's first record */
-} pending_batch;
-
-static void batch_clear(pending_batch *b) {
-  size_t i;
-  for (i = 0; i < b->n; i++)
-    free(b->ops[i].canon);
-  b->n = 0;
-}
-
-static int batch_push(pending_batch *b, const unsigned char *canon, size_t clen,
-                      const cdb_loc *loc, int is_delete) {
-  pending_op *op;
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 16;
-    pending_op *ops = realloc(b->ops, cap * sizeof *ops);
-    if (ops == NULL)
-      return -1;
-    b->ops = ops;
-    b->cap = cap;
-  }
-  op = &b->ops[b->n];
-  op->canon = malloc(clen);
-  if (op->canon == NULL)
-    return -1;
-  memcpy(op->canon, canon, clen);
-  op->clen = clen;
-  op->loc = *loc;
-  op->is_delete = is_delete;
-  b->n++;
-  return 0;
-}
-
-/* ---- applying records to the keydir -------------------------------------- */
-
-static int apply_batch(caskdb *db, pending_batch *b) {
-  size_t i;
-  for (i = 0; i < b->n; i++) {
-    pending_op *op = &b->ops[i];
-    int rc = cdb_apply(db, op->canon, op->clen, &op->loc, op->is_delete);
-    if (rc != CASKDB_OK)
-      return rc;
-  }
-  batch_clear(b);
-  return CASKDB_OK;
-}
-
 /* ---- reading one file ------------------------------------------------------
  */
 
@@ -163,7 +104,7 @@ typedef struct file_scan {
   const char *name;
   int newest;
   cdb_scanner sc;
-  pending_batch batch;
+  cdb_pending_batch batch;
 } file_scan;
 
 /* Handle one whole, valid record at off.  A record that breaks the batch
@@ -183,14 +124,14 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
     if (r->value == NULL || get_u32le(r->value) != fs->batch.n ||
         fs->batch.n == 0)
       return CASKDB_ECORRUPT;
-    return apply_batch(db, &fs->batch);
+    return cdb_pending_apply(db, &fs->batch);
   }
   clen = cdb_key_canon_from_disk(r->key_kind, r->key, r->klen, db->keybuf);
   if (r->type == CDB_REC_BATCH_PUT || r->type == CDB_REC_BATCH_DELETE) {
     if (fs->batch.n == 0)
       fs->batch.start = off;
-    if (batch_push(&fs->batch, db->keybuf, clen, &loc,
-                   r->type == CDB_REC_BATCH_DELETE) < 0)
+    if (cdb_pending_push(&fs->batch, db->keybuf, clen, &loc,
+                         r->type == CDB_REC_BATCH_DELETE) < 0)
       return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory reading a batch");
     return CASKDB_OK;
   }
@@ -202,7 +143,7 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
                       "unfinished batch in %s at offset %llu", fs->name,
                       (unsigned long long)fs->batch.start);
     db->corrupt_records++;
-    batch_clear(&fs->batch);
+    cdb_pending_clear(&fs->batch);
   }
   return cdb_apply(db, db->keybuf, clen, &loc, r->type == CDB_REC_DELETE);
 }
@@ -212,7 +153,7 @@ static int take_record(file_scan *fs, uint64_t off, const cdb_rec *r) {
 static int cut_tail(file_scan *fs, uint64_t cut) {
   caskdb *db = fs->db;
   uint64_t end = fs->sc.file_size;
-  batch_clear(&fs->batch);
+  cdb_pending_clear(&fs->batch);
   if (!db->opts.readonly) {
     if (cdb_os->ftruncate(fs->f->fd, cut) < 0 ||
         cdb_os->fdatasync(fs->f->fd) < 0)
@@ -244,7 +185,7 @@ static int corrupt_record(file_scan *fs, uint64_t *off) {
                     "corrupt record in %s at offset %llu", fs->name,
                     (unsigned long long)*off);
   db->corrupt_records++;
-  batch_clear(&fs->batch);
+  cdb_pending_clear(&fs->batch);
   *off = cdb_scan_resync(&fs->sc, *off);
   return CASKDB_OK;
 }
@@ -371,7 +312,7 @@ static int read_file_records(caskdb *db, cdb_file *f, uint32_t slot,
   if (cdb_scanner_init(&fs.sc, f->fd, size) < 0)
     return cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
   rc = scan_records(&fs);
-  batch_clear(&fs.batch);
+  cdb_pending_clear(&fs.batch);
   free(fs.batch.ops);
   cdb_scanner_free(&fs.sc);
   return rc;

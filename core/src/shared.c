@@ -70,60 +70,6 @@ struct cdb_shared {
 
 /* ---- reading records into the keydir ------------------------------------ */
 
-typedef struct pending {
-  unsigned char *canon;
-  size_t clen;
-  cdb_loc loc;
-  int is_delete;
-} pending;
-
-typedef struct pending_list {
-  pending *ops;
-  size_t n, cap;
-} pending_list;
-
-static void pending_clear(pending_list *p) {
-  size_t i;
-  for (i = 0; i < p->n; i++)
-    free(p->ops[i].canon);
-  p->n = 0;
-}
-
-static int pending_push(pending_list *p, const unsigned char *canon,
-                        size_t clen, const cdb_loc *loc, int is_delete) {
-  pending *op;
-  if (p->n == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 16;
-    pending *ops = realloc(p->ops, cap * sizeof *ops);
-    if (ops == NULL)
-      return -1;
-    p->ops = ops;
-    p->cap = cap;
-  }
-  op = &p->ops[p->n];
-  op->canon = malloc(clen);
-  if (op->canon == NULL)
-    return -1;
-  memcpy(op->canon, canon, clen);
-  op->clen = clen;
-  op->loc = *loc;
-  op->is_delete = is_delete;
-  p->n++;
-  return 0;
-}
-
-static int pending_apply(caskdb *db, pending_list *p) {
-  size_t i;
-  for (i = 0; i < p->n; i++) {
-    int rc = cdb_apply(db, p->ops[i].canon, p->ops[i].clen, &p->ops[i].loc,
-                       p->ops[i].is_delete);
-    if (rc != CASKDB_OK)
-      return rc;
-  }
-  pending_clear(p);
-  return CASKDB_OK;
-}
-
 static int bad_record(caskdb *db, const cdb_file *f, uint64_t off) {
   return cdb_fail(db, CASKDB_ECORRUPT, 0,
                   "corrupt record in data file %010u at offset %llu, before "
@@ -137,7 +83,7 @@ static int bad_record(caskdb *db, const cdb_file *f, uint64_t off) {
  * On success f->size becomes `to`. */
 static int scan_range(caskdb *db, cdb_file *f, uint32_t slot, uint64_t from,
                       uint64_t to) {
-  pending_list batch = {NULL, 0, 0};
+  cdb_pending_batch batch = {NULL, 0, 0, 0};
   cdb_scanner sc;
   uint64_t off = from;
   int rc = CASKDB_OK;
@@ -175,12 +121,12 @@ static int scan_range(caskdb *db, cdb_file *f, uint32_t slot, uint64_t from,
       if (r.value == NULL || batch.n == 0 || get_u32le(r.value) != batch.n)
         rc = bad_record(db, f, off);
       else
-        rc = pending_apply(db, &batch);
+        rc = cdb_pending_apply(db, &batch);
     } else {
       clen = cdb_key_canon_from_disk(r.key_kind, r.key, r.klen, db->keybuf);
       if (r.type == CDB_REC_BATCH_PUT || r.type == CDB_REC_BATCH_DELETE) {
-        if (pending_push(&batch, db->keybuf, clen, &loc,
-                         r.type == CDB_REC_BATCH_DELETE) < 0)
+        if (cdb_pending_push(&batch, db->keybuf, clen, &loc,
+                             r.type == CDB_REC_BATCH_DELETE) < 0)
           rc = cdb_fail(db, CASKDB_ENOMEM, 0, "out of memory");
       } else if (batch.n > 0) {
         rc = bad_record(db, f, off);
@@ -192,7 +138,7 @@ static int scan_range(caskdb *db, cdb_file *f, uint32_t slot, uint64_t from,
   }
   if (rc == CASKDB_OK && batch.n > 0)
     rc = bad_record(db, f, off);
-  pending_clear(&batch);
+  cdb_pending_clear(&batch);
   free(batch.ops);
   cdb_scanner_free(&sc);
   if (rc == CASKDB_OK)
